@@ -1,0 +1,108 @@
+/*
+ * The attempt context: a caller-owned, copyable record of the routes one
+ * call has tried. Its layout is private (see internal.h) and made of
+ * uint64_t words only, so it is read and written without type punning.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+_Static_assert(FO__ATT_ROUTES + FO_ATTEMPT_MAX_ROUTES <= FO__ATT_WORDS,
+               "fo_attempt is too small for FO_ATTEMPT_MAX_ROUTES");
+_Static_assert(sizeof(((fo_attempt *)0)->fo_private_) ==
+                   FO__ATT_WORDS * sizeof(uint64_t),
+               "fo_attempt layout changed: it is part of the ABI");
+_Static_assert(FO_ATTEMPT_MAX_ROUTES <= 32,
+               "the reported mask holds 32 routes");
+
+int fo__attempt_check(const fo_attempt *a, const fo_router *router)
+{
+    const uint64_t *w = a->fo_private_;
+    uint32_t count = (uint32_t)(w[FO__ATT_META] & 0xffffffffu);
+    uint32_t reported = (uint32_t)(w[FO__ATT_META] >> 32);
+
+    if (count > FO_ATTEMPT_MAX_ROUTES)
+        return FO_EINVAL;
+    if (count < 32 && (reported >> count) != 0)
+        return FO_EINVAL;
+    if (w[2] != 0 || w[3] != 0)
+        return FO_EINVAL;
+    if (count == 0) {
+        if (w[FO__ATT_TAG] != 0 && w[FO__ATT_TAG] != router->tag)
+            return FO_EINVAL;
+    } else if (w[FO__ATT_TAG] != router->tag) {
+        return FO_EINVAL;
+    }
+    for (uint32_t i = 0; i < FO_ATTEMPT_MAX_ROUTES; i++) {
+        uint64_t id = w[FO__ATT_ROUTES + i];
+
+        if ((i < count) != (id != FO_ROUTE_ID_NONE))
+            return FO_EINVAL;
+    }
+    for (uint32_t i = FO__ATT_ROUTES + FO_ATTEMPT_MAX_ROUTES; i < FO__ATT_WORDS;
+         i++) {
+        if (w[i] != 0)
+            return FO_EINVAL;
+    }
+    return FO_OK;
+}
+
+int fo__attempt_find(const fo_attempt *a, fo_route_id route)
+{
+    uint32_t count = fo__attempt_count(a);
+
+    for (uint32_t i = 0; i < count; i++) {
+        if (a->fo_private_[FO__ATT_ROUTES + i] == route)
+            return (int)i;
+    }
+    return -1;
+}
+
+bool fo__attempt_reported(const fo_attempt *a, int index)
+{
+    return ((a->fo_private_[FO__ATT_META] >> 32) >> index) & 1u;
+}
+
+int fo__attempt_append(fo_attempt *a, const fo_router *router,
+                       fo_route_id route)
+{
+    uint32_t count = fo__attempt_count(a);
+
+    a->fo_private_[FO__ATT_TAG] = router->tag;
+    a->fo_private_[FO__ATT_ROUTES + count] = route;
+    a->fo_private_[FO__ATT_META] += 1; /* count is the low word */
+    return (int)count;
+}
+
+void fo__attempt_mark_reported(fo_attempt *a, int index)
+{
+    a->fo_private_[FO__ATT_META] |= (uint64_t)1 << (32 + index);
+}
+
+int fo_attempt_init(fo_attempt *attempt)
+{
+    if (attempt == NULL)
+        return FO_EINVAL;
+    memset(attempt, 0, sizeof *attempt);
+    return FO_OK;
+}
+
+/* Structural check without a router: the parts that need no tag. */
+static bool attempt_sane(const fo_attempt *a)
+{
+    return a != NULL && fo__attempt_count(a) <= FO_ATTEMPT_MAX_ROUTES;
+}
+
+size_t fo_attempt_count(const fo_attempt *attempt)
+{
+    if (!attempt_sane(attempt))
+        return 0;
+    return fo__attempt_count(attempt);
+}
+
+fo_route_id fo_attempt_route(const fo_attempt *attempt, size_t index)
+{
+    if (!attempt_sane(attempt) || index >= fo__attempt_count(attempt))
+        return FO_ROUTE_ID_NONE;
+    return attempt->fo_private_[FO__ATT_ROUTES + index];
+}
