@@ -1,0 +1,199 @@
+/*
+ * carrier_failover: three SIP carriers in priority order. The primary dies
+ * for two minutes, and meanwhile the first backup is congested for 20 s.
+ * Calls flow down the list while carriers are out and return when they
+ * recover.
+ *
+ * The calls are simulated on a manual clock, so the program runs in
+ * milliseconds and prints the same timeline every time. In a real dialer
+ * the clock is the default one and dial() sends an INVITE.
+ *
+ * Build against an installed libfailover:
+ *     cc carrier_failover.c $(pkg-config --cflags --libs failover)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <failover/failover.h>
+
+#define SEC          1000000000ull
+#define NCARRIERS    3
+#define CALL_EVERY   (2 * SEC)      /* one new call every 2 s */
+#define RUN_FOR      (8 * 60 * SEC) /* for 8 minutes */
+#define DIAL_TIMEOUT 4              /* seconds a call waits on a dead carrier */
+
+struct carrier {
+    const char *name;
+    uint32_t priority;
+    fo_route_id id;
+    fo_route_state state; /* last state we printed */
+    unsigned carried;     /* calls that ended on this carrier */
+};
+
+static struct carrier carriers[NCARRIERS] = {
+    {"carrier-a", 1, 0, FO_STATE_UP, 0}, /* primary */
+    {"carrier-b", 2, 0, FO_STATE_UP, 0}, /* first backup */
+    {"carrier-c", 3, 0, FO_STATE_UP, 0}, /* last resort */
+};
+
+/* The simulation's clock. The router reads it through this callback. */
+static uint64_t sim_now;
+
+static uint64_t sim_clock(void *userdata)
+{
+    (void)userdata;
+    return sim_now;
+}
+
+/* The trouble the network has in store: carrier, from, to, what happens. */
+static const struct {
+    int carrier;
+    uint64_t from, to;
+    fo_result result;
+} outages[] = {
+    {0, 60 * SEC, 180 * SEC, FO_RESULT_TIMEOUT},     /* a: no answer */
+    {1, 120 * SEC, 140 * SEC, FO_RESULT_CONGESTION}, /* b: congested */
+};
+
+/* What the network does with a call sent to carrier c. */
+static fo_result dial(int c)
+{
+    static uint32_t x = 2463534242u; /* xorshift: repeatable callee noise */
+    uint32_t r = (x ^= x << 13, x ^= x >> 17, x ^= x << 5) % 100;
+
+    for (size_t i = 0; i < sizeof outages / sizeof outages[0]; i++)
+        if (outages[i].carrier == c && sim_now >= outages[i].from &&
+            sim_now < outages[i].to)
+            return outages[i].result;
+    if (r < 12)
+        return FO_RESULT_NOANSWER; /* the callee did not pick up */
+    if (r < 18)
+        return FO_RESULT_BUSY; /* the callee was busy */
+    return FO_RESULT_SUCCESS;
+}
+
+static int carrier_of(fo_route_id id)
+{
+    int c = 0;
+
+    while (c < NCARRIERS - 1 && carriers[c].id != id)
+        c++;
+    return c;
+}
+
+/* Prints the simulated time as m:ss at the start of a timeline line. */
+#define print_time()                                                           \
+    printf("%u:%02u  ", (unsigned)(sim_now / SEC / 60),                        \
+           (unsigned)(sim_now / SEC % 60))
+
+/* Prints every carrier whose state changed since we last looked. */
+static void show_state_changes(fo_router *router)
+{
+    for (int c = 0; c < NCARRIERS; c++) {
+        fo_route_state now;
+
+        if (fo_route_get_state(router, carriers[c].id, &now) != FO_OK ||
+            now == carriers[c].state)
+            continue;
+        print_time();
+        printf("%s is %s (was %s)\n", carriers[c].name,
+               fo_route_state_name(now),
+               fo_route_state_name(carriers[c].state));
+        carriers[c].state = now;
+    }
+}
+
+int main(void)
+{
+    fo_clock clock = FO_CLOCK_INIT(sim_clock, NULL);
+    fo_router_options opts;
+    fo_router *router;
+    unsigned calls = 0, connected = 0, callee = 0, failed_over = 0;
+    unsigned failed = 0, wasted = 0;
+    int rc;
+
+    /* 1. A router on our clock; everything else keeps its default:
+     *    3 route faults in a row eject a carrier for 30 s. */
+    FO_ROUTER_OPTIONS_INIT(&opts);
+    opts.clock = &clock;
+    rc = fo_router_new(&router, &opts);
+    if (rc != FO_OK) {
+        fprintf(stderr, "fo_router_new: %s\n", fo_strerror(rc));
+        return 1;
+    }
+
+    /* 2. The carriers: lower priority values are tried first. */
+    for (int c = 0; c < NCARRIERS; c++) {
+        rc = fo_route_add(router, carriers[c].name, carriers[c].priority, 1, 0,
+                          &carriers[c].id);
+        if (rc != FO_OK) {
+            fprintf(stderr, "fo_route_add: %s\n", fo_strerror(rc));
+            return 1;
+        }
+    }
+    printf("libfailover %s: a call every 2 s; carrier-a dead 1:00-3:00, "
+           "carrier-b congested 2:00-2:20\n\n",
+           fo_version_string());
+
+    /* 3. The dialer loop. */
+    for (sim_now = 0; sim_now < RUN_FOR; sim_now += CALL_EVERY) {
+        fo_attempt attempt = FO_ATTEMPT_INIT; /* one per call */
+        fo_route_id route;
+        fo_result result = FO_RESULT_TIMEOUT;
+        int first = -1, c = -1;
+
+        calls++;
+        show_state_changes(router); /* e.g. a hold-down that ended */
+        /* Each pick skips carriers that are out and carriers this call
+         * already tried, so a retry moves down the list. */
+        while ((rc = fo_pick_route(router, &attempt, &route)) == FO_OK) {
+            c = carrier_of(route);
+            if (first < 0)
+                first = c;
+            result = dial(c);
+            /* Report every attempt, not only the last one. */
+            fo_report_result(router, route, result, &attempt);
+            if (fo_result_default_class(result) != FO_CLASS_ROUTE_FAULT)
+                break; /* the carrier did its job; the call is over */
+            wasted++;
+            print_time();
+            printf("call %u: %s %s, trying the next carrier\n", calls,
+                   carriers[c].name, fo_result_name(result));
+            show_state_changes(router);
+        }
+        if (rc != FO_OK) { /* nothing left to try (or attempts used up) */
+            failed++;
+            print_time();
+            printf("call %u FAILED: %s\n", calls, fo_strerror(rc));
+            continue;
+        }
+        carriers[c].carried++;
+        if (c != first) {
+            failed_over++;
+            print_time();
+            printf("call %u: carried by %s (%s)\n", calls, carriers[c].name,
+                   fo_result_name(result));
+        }
+        if (result == FO_RESULT_SUCCESS)
+            connected++;
+        else
+            callee++;
+    }
+
+    printf("\nSummary after %u calls:\n"
+           "  answered            %4u\n"
+           "  busy / no answer    %4u  (the callee's doing: never held "
+           "against a carrier)\n"
+           "  failed over         %4u  (carried by a backup after a failed "
+           "attempt)\n"
+           "  failed              %4u\n"
+           "  attempts wasted     %4u  (up to %u s of dialling delay)\n",
+           calls, connected, callee, failed_over, failed, wasted,
+           wasted * DIAL_TIMEOUT);
+    for (int c = 0; c < NCARRIERS; c++)
+        printf("  %-10s carried  %4u calls\n", carriers[c].name,
+               carriers[c].carried);
+
+    fo_router_free(router);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
