@@ -1,0 +1,10 @@
+/* A broken header: check-docs must reject it. */
+#include <failover/common.h>
+
+/**
+ * @brief Documented, but says nothing about threads or versions.
+ * @return 0.
+ */
+FO_API int fo_undocumented_contract(void);
+
+FO_API int fo_no_comment_at_all(void);

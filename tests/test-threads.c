@@ -1,0 +1,190 @@
+/*
+ * Many threads on one router: pickers/reporters with attempts, a thread
+ * that adds and removes routes, and a reader. Bounded by iteration
+ * counts, not time. At the end: every counter equals what the threads
+ * reported, no removed route was picked after its removal returned, and
+ * every state seen was a legal one. Run under ThreadSanitizer in CI.
+ */
+#include "internal-helpers.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define NSTABLE 8
+#define NWORKERS 4
+#define ITERATIONS 20000
+#define NCHURN 300
+
+static fo_router *router;
+static fo_route_id stable[NSTABLE];
+static fo_route_id removed[NCHURN];
+static _Atomic int nremoved;
+static atomic_bool failed;
+
+struct worker {
+    unsigned seed;
+    /* results this thread reported successfully, per stable route */
+    uint64_t reported[NSTABLE][FO__RESULT_MAX + 1];
+};
+
+static int stable_index(fo_route_id id)
+{
+    for (int i = 0; i < NSTABLE; i++)
+        if (stable[i] == id)
+            return i;
+    return -1;
+}
+
+static void check(bool ok)
+{
+    if (!ok)
+        atomic_store(&failed, true);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    for (int it = 0; it < ITERATIONS; it++) {
+        fo_attempt at = FO_ATTEMPT_INIT;
+        fo_route_id id;
+
+        for (;;) {
+            int seen_removed = atomic_load(&nremoved);
+            int rc = fo_pick_route(router, &at, &id);
+            fo_result res;
+            int si;
+
+            if (rc != FO_OK) {
+                check(rc == FO_ENOROUTE || rc == FO_ELIMIT);
+                break;
+            }
+            /* A route whose removal had returned before this pick
+             * started must never come back. */
+            for (int k = 0; k < seen_removed; k++)
+                check(removed[k] != id);
+
+            w->seed = w->seed * 1103515245u + 12345u;
+            res = (fo_result)(1 + (w->seed >> 16) % FO__RESULT_MAX);
+            rc = fo_report_result(router, id, res, &at);
+            si = stable_index(id);
+            if (si >= 0) {
+                check(rc == FO_OK);
+                if (rc == FO_OK)
+                    w->reported[si][res]++;
+            } else {
+                check(rc == FO_OK || rc == FO_ENOENT);
+            }
+            if (fo_result_default_class(res) != FO_CLASS_ROUTE_FAULT)
+                break;
+        }
+    }
+    return NULL;
+}
+
+static void *churn_main(void *arg)
+{
+    char name[32];
+
+    (void)arg;
+    for (int i = 0; i < NCHURN; i++) {
+        fo_route_id id;
+
+        snprintf(name, sizeof name, "churn-%d", i);
+        check(fo_route_add(router, name, (uint32_t)(i % 3), 1, 0, &id) ==
+              FO_OK);
+        check(fo_route_update(router, id, (uint32_t)(i % 5), 2, 1) == FO_OK);
+        check(fo_route_remove(router, id) == FO_OK);
+        removed[i] = id;
+        atomic_store(&nremoved, i + 1); /* publish after removal returned */
+    }
+    return NULL;
+}
+
+static void *reader_main(void *arg)
+{
+    (void)arg;
+    for (int it = 0; it < ITERATIONS / 4; it++) {
+        for (int i = 0; i < NSTABLE; i++) {
+            fo_route_state st;
+            char name[FO_ROUTE_NAME_MAX + 1];
+            fo_route_id found;
+
+            check(fo_route_get_state(router, stable[i], &st) == FO_OK);
+            check(st == FO_STATE_UP || st == FO_STATE_EJECTED);
+            check(fo_route_get_name(router, stable[i], name, sizeof name) ==
+                  FO_OK);
+            check(fo_route_lookup(router, name, &found) == FO_OK);
+            check(found == stable[i]);
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_use(void **state)
+{
+    fo_router_options o;
+    pthread_t workers[NWORKERS], churn, reader;
+    struct worker *w = test_calloc(NWORKERS, sizeof *w);
+    char name[16];
+
+    (void)state;
+    FO_ROUTER_OPTIONS_INIT(&o);
+    o.hold_down_ns = 1 * MSEC; /* states flip back and forth */
+    o.max_attempts = 4;
+    assert_int_equal(fo_router_new(&router, &o), FO_OK);
+    for (int i = 0; i < NSTABLE; i++) {
+        snprintf(name, sizeof name, "stable-%d", i);
+        stable[i] = add_route(router, name, (uint32_t)(i / 2));
+    }
+
+    for (int i = 0; i < NWORKERS; i++) {
+        w[i].seed = (unsigned)i * 7919u + 1;
+        assert_int_equal(pthread_create(&workers[i], NULL, worker_main, &w[i]),
+                         0);
+    }
+    assert_int_equal(pthread_create(&churn, NULL, churn_main, NULL), 0);
+    assert_int_equal(pthread_create(&reader, NULL, reader_main, NULL), 0);
+    for (int i = 0; i < NWORKERS; i++)
+        pthread_join(workers[i], NULL);
+    pthread_join(churn, NULL);
+    pthread_join(reader, NULL);
+
+    assert_false(atomic_load(&failed));
+
+    /* Counters add up exactly. */
+    for (int i = 0; i < NSTABLE; i++) {
+        struct fo__route *rt;
+
+        fo__lock(router);
+        rt = fo__route_get(router, stable[i]);
+        assert_non_null(rt);
+        for (int res = FO_RESULT_SUCCESS; res <= FO__RESULT_MAX; res++) {
+            uint64_t sum = 0;
+
+            for (int k = 0; k < NWORKERS; k++)
+                sum += w[k].reported[i][res];
+            assert_true(rt->counters.results[res] == sum);
+        }
+        assert_true(rt->health.state == FO_STATE_UP ||
+                    rt->health.state == FO_STATE_EJECTED);
+        fo__unlock(router);
+    }
+    /* Every churn route is gone. */
+    for (int i = 0; i < NCHURN; i++) {
+        fo_route_state st;
+
+        assert_int_equal(fo_route_get_state(router, removed[i], &st),
+                         FO_ENOENT);
+    }
+    assert_int_equal(fo_router_free(router), FO_OK);
+    test_free(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_concurrent_use),
+    };
+    return cmocka_run_group_tests_name("threads", tests, NULL, NULL);
+}
