@@ -21,7 +21,7 @@
 
 #include <failover/failover.h>
 
-#define SEC 1000000000ull
+#define SEC  1000000000ull
 #define MSEC 1000000ull
 
 /* ---- manual clock ------------------------------------------------------ */
@@ -81,8 +81,8 @@ static inline void fixture_prepare(struct fixture *f)
     f->clock.now = 1000 * SEC;
     f->alloc.fail_after = -1;
     f->clock_table = (fo_clock)FO_CLOCK_INIT(manual_clock_now, &f->clock);
-    f->alloc_table = (fo_allocator)FO_ALLOCATOR_INIT(
-        test_alloc_cb, test_free_cb, &f->alloc);
+    f->alloc_table =
+        (fo_allocator)FO_ALLOCATOR_INIT(test_alloc_cb, test_free_cb, &f->alloc);
     assert_int_equal(FO_ROUTER_OPTIONS_INIT(&f->opts), FO_OK);
     f->opts.clock = &f->clock_table;
     f->opts.allocator = &f->alloc_table;
@@ -138,8 +138,7 @@ static inline fo_route_state route_state(fo_router *r, fo_route_id id)
     return s;
 }
 
-static inline void report_n(fo_router *r, fo_route_id id, fo_result res,
-                            int n)
+static inline void report_n(fo_router *r, fo_route_id id, fo_result res, int n)
 {
     for (int i = 0; i < n; i++)
         assert_int_equal(fo_report_result(r, id, res, NULL), FO_OK);

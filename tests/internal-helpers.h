@@ -10,11 +10,11 @@
 
 /* Asserts that the expression returns code and leaves the router as it
  * was. */
-#define assert_rejected(router, code, expr)                                  \
-    do {                                                                     \
-        uint64_t digest_before_ = fo__router_digest(router);                 \
-        assert_int_equal((expr), (code));                                    \
-        assert_true(fo__router_digest(router) == digest_before_);            \
+#define assert_rejected(router, code, expr)                                    \
+    do {                                                                       \
+        uint64_t digest_before_ = fo__router_digest(router);                   \
+        assert_int_equal((expr), (code));                                      \
+        assert_true(fo__router_digest(router) == digest_before_);              \
     } while (0)
 
 #endif /* FO_TEST_INTERNAL_HELPERS_H */

@@ -211,7 +211,8 @@ static void test_allocator_cannot_reenter_its_router(void **state)
     assert_int_equal(fo_router_free(r), FO_OK);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+#define T(fn)                                                                  \
+    cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(void)
 {

@@ -80,8 +80,8 @@ static void test_table_matches_header(void **state)
 
 static void test_unknown_codes(void **state)
 {
-    static const int unknown[] = {1, 2, 42, -12, -100, -1000, INT32_MAX,
-                                  INT32_MIN};
+    static const int unknown[] = {1,    2,     42,        -12,
+                                  -100, -1000, INT32_MAX, INT32_MIN};
 
     (void)state;
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {

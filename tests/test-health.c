@@ -72,8 +72,7 @@ static void test_callee_results_never_eject(void **state)
         report_n(f->router, r, callee_side[i], 1000);
     report_n(f->router, r, FO_RESULT_CANCELLED, 1000);
     assert_int_equal(route_state(f->router, r), FO_STATE_UP);
-    assert_int_equal(fo__route_get(f->router, r)->health.consecutive_faults,
-                     0);
+    assert_int_equal(fo__route_get(f->router, r)->health.consecutive_faults, 0);
 }
 
 /* A callee-side result proves the carrier reached the callee: it breaks
@@ -231,21 +230,17 @@ static void test_result_once_per_attempt(void **state)
     assert_int_equal(fo_report_result(f->router, a, FO_RESULT_TIMEOUT, &at),
                      FO_OK);
     /* The same call reporting the same route again counts nothing. */
-    assert_rejected(
-        f->router, FO_EALREADY,
-        fo_report_result(f->router, a, FO_RESULT_TIMEOUT, &at));
-    assert_rejected(
-        f->router, FO_EALREADY,
-        fo_report_result(f->router, a, FO_RESULT_SUCCESS, &at));
-    assert_int_equal(fo__route_get(f->router, a)->health.consecutive_faults,
-                     1);
+    assert_rejected(f->router, FO_EALREADY,
+                    fo_report_result(f->router, a, FO_RESULT_TIMEOUT, &at));
+    assert_rejected(f->router, FO_EALREADY,
+                    fo_report_result(f->router, a, FO_RESULT_SUCCESS, &at));
+    assert_int_equal(fo__route_get(f->router, a)->health.consecutive_faults, 1);
     /* Every attempt of a hunt counts, not only the last. */
     assert_int_equal(fo_pick_route(f->router, &at, &out), FO_OK);
     assert_true(out == b);
     assert_int_equal(fo_report_result(f->router, b, FO_RESULT_TIMEOUT, &at),
                      FO_OK);
-    assert_int_equal(fo__route_get(f->router, b)->health.consecutive_faults,
-                     1);
+    assert_int_equal(fo__route_get(f->router, b)->health.consecutive_faults, 1);
 }
 
 /* Reporting a route the call did not pick through the router adds it to
@@ -273,14 +268,14 @@ static void test_report_bad_input(void **state)
     fo_attempt at;
 
     for (size_t i = 0; i < NELEM(bad_results); i++)
-        assert_rejected(f->router, FO_EINVAL,
-                        fo_report_result(f->router, r,
-                                         (fo_result)bad_results[i], NULL));
+        assert_rejected(
+            f->router, FO_EINVAL,
+            fo_report_result(f->router, r, (fo_result)bad_results[i], NULL));
     assert_int_equal(fo_report_result(NULL, r, FO_RESULT_SUCCESS, NULL),
                      FO_EINVAL);
-    assert_rejected(f->router, FO_ENOENT,
-                    fo_report_result(f->router, r + 1, FO_RESULT_TIMEOUT,
-                                     NULL));
+    assert_rejected(
+        f->router, FO_ENOENT,
+        fo_report_result(f->router, r + 1, FO_RESULT_TIMEOUT, NULL));
     memset(&at, 0xff, sizeof at);
     assert_rejected(f->router, FO_EINVAL,
                     fo_report_result(f->router, r, FO_RESULT_TIMEOUT, &at));
@@ -295,8 +290,7 @@ static void test_result_names_and_classes(void **state)
     assert_string_equal(fo_result_name(FO_RESULT_DECLINED), "DECLINED");
     assert_string_equal(fo_result_name(FO_RESULT_CANCELLED), "CANCELLED");
     assert_string_equal(fo_result_name(FO_RESULT_CONGESTION), "CONGESTION");
-    assert_string_equal(fo_result_name(FO_RESULT_UNAVAILABLE),
-                        "UNAVAILABLE");
+    assert_string_equal(fo_result_name(FO_RESULT_UNAVAILABLE), "UNAVAILABLE");
     assert_string_equal(fo_result_name(FO_RESULT_TIMEOUT), "TIMEOUT");
     assert_string_equal(fo_result_name(FO_RESULT_REJECTED), "REJECTED");
     assert_string_equal(fo_result_name((fo_result)0), "UNKNOWN");
@@ -316,7 +310,8 @@ static void test_result_names_and_classes(void **state)
     assert_int_equal(fo_result_default_class((fo_result)10), 0);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+#define T(fn)                                                                  \
+    cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(void)
 {

@@ -11,8 +11,7 @@ static void test_init_rejects_bad_input(void **state)
     assert_int_equal(fo_router_options_init(&o, 0), FO_EINVAL);
     assert_int_equal(fo_router_options_init(&o, sizeof(size_t)), FO_EINVAL);
     assert_int_equal(
-        fo_router_options_init(&o, fo__router_options_sizes[0] - 1),
-        FO_EINVAL);
+        fo_router_options_init(&o, fo__router_options_sizes[0] - 1), FO_EINVAL);
 }
 
 static void test_init_zeroes_and_sets_size(void **state)

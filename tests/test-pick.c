@@ -83,8 +83,7 @@ static void test_skips_ejected_routes(void **state)
     fo_route_id c = add_route(f->router, "c", 3);
     fo_attempt at = FO_ATTEMPT_INIT;
 
-    report_n(f->router, a, FO_RESULT_CONGESTION,
-             FO_DEFAULT_CONSECUTIVE_FAULTS);
+    report_n(f->router, a, FO_RESULT_CONGESTION, FO_DEFAULT_CONSECUTIVE_FAULTS);
     assert_int_equal(route_state(f->router, a), FO_STATE_EJECTED);
     assert_true(pick(f->router, NULL) == b);
     assert_true(pick(f->router, &at) == b);
@@ -173,9 +172,8 @@ static void test_attempt_from_another_router_is_refused(void **state)
     add_route(other, "a", 1);
     pick(other, &at);
     assert_rejected(f->router, FO_EINVAL, fo_pick_route(f->router, &at, &out));
-    assert_rejected(
-        f->router, FO_EINVAL,
-        fo_report_result(f->router, a, FO_RESULT_TIMEOUT, &at));
+    assert_rejected(f->router, FO_EINVAL,
+                    fo_report_result(f->router, a, FO_RESULT_TIMEOUT, &at));
     fo_router_free(other);
 }
 
@@ -204,6 +202,20 @@ static void test_corrupt_attempt_is_refused(void **state)
     fo_attempt_init(&at);
     pick(f->router, &at);
     at.fo_private_[4 + 5] = 7;
+    assert_rejected(f->router, FO_EINVAL, fo_pick_route(f->router, &at, &out));
+
+    /* Reserved words must stay zero. */
+    fo_attempt_init(&at);
+    at.fo_private_[2] = 1;
+    assert_rejected(f->router, FO_EINVAL, fo_pick_route(f->router, &at, &out));
+    fo_attempt_init(&at);
+    at.fo_private_[31] = 1;
+    assert_rejected(f->router, FO_EINVAL, fo_pick_route(f->router, &at, &out));
+
+    /* A reported bit for a route the attempt does not hold. */
+    fo_attempt_init(&at);
+    pick(f->router, &at);
+    at.fo_private_[1] |= (uint64_t)1 << (32 + 3);
     assert_rejected(f->router, FO_EINVAL, fo_pick_route(f->router, &at, &out));
 
     /* A fresh attempt is fine again. */
@@ -253,7 +265,8 @@ static void test_removed_route_is_never_picked(void **state)
     }
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+#define T(fn)                                                                  \
+    cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(void)
 {

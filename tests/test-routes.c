@@ -17,8 +17,7 @@ static void test_add_and_lookup(void **state)
     assert_true(found == a);
     assert_int_equal(fo_route_lookup(f->router, "carrier-b", &found), FO_OK);
     assert_true(found == b);
-    assert_int_equal(fo_route_get_name(f->router, b, name, sizeof name),
-                     FO_OK);
+    assert_int_equal(fo_route_get_name(f->router, b, name, sizeof name), FO_OK);
     assert_string_equal(name, "carrier-b");
     assert_int_equal(route_state(f->router, a), FO_STATE_UP);
 
@@ -85,8 +84,7 @@ static void test_bad_names(void **state)
     /* Lookup of impossible names is a plain miss. */
     assert_int_equal(fo_route_lookup(f->router, "", &id), FO_ENOENT);
     assert_int_equal(fo_route_lookup(f->router, too_long, &id), FO_ENOENT);
-    assert_int_equal(fo_route_lookup(f->router, unterminated, &id),
-                     FO_ENOENT);
+    assert_int_equal(fo_route_lookup(f->router, unterminated, &id), FO_ENOENT);
 }
 
 static void test_weight_range(void **state)
@@ -334,9 +332,8 @@ static void test_many_routes(void **state)
 
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "route-%d", i);
-        assert_int_equal(fo_route_add(f->router, name, (uint32_t)(i % 7), 1,
-                                      0, &id),
-                         FO_OK);
+        assert_int_equal(
+            fo_route_add(f->router, name, (uint32_t)(i % 7), 1, 0, &id), FO_OK);
     }
     for (int i = 0; i < N; i += 97) {
         char back[FO_ROUTE_NAME_MAX + 1];
@@ -360,7 +357,8 @@ static void test_many_routes(void **state)
     }
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+#define T(fn)                                                                  \
+    cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(void)
 {

@@ -10,10 +10,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define NSTABLE 8
-#define NWORKERS 4
+#define NSTABLE    8
+#define NWORKERS   4
 #define ITERATIONS 20000
-#define NCHURN 300
+#define NCHURN     300
 
 static fo_router *router;
 static fo_route_id stable[NSTABLE];

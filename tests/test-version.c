@@ -18,17 +18,17 @@ static void test_number_matches_string(void **state)
     snprintf(buf, sizeof buf, "%u.%u.%u", (fo_version() >> 16) & 0xffu,
              (fo_version() >> 8) & 0xffu, fo_version() & 0xffu);
     assert_string_equal(buf, fo_version_string());
-    assert_int_equal(FO_VERSION_NUMBER,
-                     (FO_VERSION_MAJOR << 16) | (FO_VERSION_MINOR << 8) |
-                         FO_VERSION_PATCH);
+    assert_int_equal(FO_VERSION_NUMBER, (FO_VERSION_MAJOR << 16) |
+                                            (FO_VERSION_MINOR << 8) |
+                                            FO_VERSION_PATCH);
 }
 
 static void test_version_check_macro(void **state)
 {
     (void)state;
     assert_true(FO_VERSION_CHECK(0, 0, 0));
-    assert_true(FO_VERSION_CHECK(FO_VERSION_MAJOR, FO_VERSION_MINOR,
-                                 FO_VERSION_PATCH));
+    assert_true(
+        FO_VERSION_CHECK(FO_VERSION_MAJOR, FO_VERSION_MINOR, FO_VERSION_PATCH));
     assert_false(FO_VERSION_CHECK(FO_VERSION_MAJOR, FO_VERSION_MINOR,
                                   FO_VERSION_PATCH + 1));
     assert_false(FO_VERSION_CHECK(FO_VERSION_MAJOR + 1, 0, 0));
