@@ -16,21 +16,19 @@
 
 #include <failover/failover.h>
 
-#define SEC          1000000000ull
+#define SEC          FO_SECOND_NS
 #define NCARRIERS    3
 #define CALL_EVERY   (2 * SEC)      /* one new call every 2 s */
 #define RUN_FOR      (8 * 60 * SEC) /* for 8 minutes */
 #define DIAL_TIMEOUT 4              /* seconds a call waits on a dead carrier */
 
-struct carrier {
+static struct carrier {
     const char *name;
     uint32_t priority;
     fo_route_id id;
     fo_route_state state; /* last state we printed */
     unsigned carried;     /* calls that ended on this carrier */
-};
-
-static struct carrier carriers[NCARRIERS] = {
+} carriers[NCARRIERS] = {
     {"carrier-a", 1, 0, FO_STATE_UP, 0}, /* primary */
     {"carrier-b", 2, 0, FO_STATE_UP, 0}, /* first backup */
     {"carrier-c", 3, 0, FO_STATE_UP, 0}, /* last resort */
@@ -38,7 +36,6 @@ static struct carrier carriers[NCARRIERS] = {
 
 /* The simulation's clock. The router reads it through this callback. */
 static uint64_t sim_now;
-
 static uint64_t sim_clock(void *userdata)
 {
     (void)userdata;
@@ -75,7 +72,6 @@ static fo_result dial(int c)
 static int carrier_of(fo_route_id id)
 {
     int c = 0;
-
     while (c < NCARRIERS - 1 && carriers[c].id != id)
         c++;
     return c;
@@ -86,19 +82,22 @@ static int carrier_of(fo_route_id id)
     printf("%u:%02u  ", (unsigned)(sim_now / SEC / 60),                        \
            (unsigned)(sim_now / SEC % 60))
 
-/* Prints every carrier whose state changed since we last looked. */
+/* Prints every carrier whose state changed since we last looked, with the
+ * library's own explanation of why. */
 static void show_state_changes(fo_router *router)
 {
     for (int c = 0; c < NCARRIERS; c++) {
+        char why[FO_REASON_TEXT_MAX];
         fo_route_state now;
 
         if (fo_route_get_state(router, carriers[c].id, &now) != FO_OK ||
             now == carriers[c].state)
             continue;
+        fo_route_get_reason(router, carriers[c].id, NULL, why, sizeof why);
         print_time();
-        printf("%s is %s (was %s)\n", carriers[c].name,
-               fo_route_state_name(now),
-               fo_route_state_name(carriers[c].state));
+        printf("%s %s -> %s: %s\n", carriers[c].name,
+               fo_route_state_name(carriers[c].state), fo_route_state_name(now),
+               why);
         carriers[c].state = now;
     }
 }
@@ -112,8 +111,9 @@ int main(void)
     unsigned failed = 0, wasted = 0;
     int rc;
 
-    /* 1. A router on our clock; everything else keeps its default:
-     *    3 route faults in a row eject a carrier for 30 s. */
+    /* 1. A router on our clock; everything else keeps its default: e.g.
+     *    3 route faults in a row eject a carrier for 15 s, then one trial
+     *    call at a time decides whether it is back (2 successes). */
     FO_ROUTER_OPTIONS_INIT(&opts);
     opts.clock = &clock;
     rc = fo_router_new(&router, &opts);

@@ -14,6 +14,10 @@ _Static_assert(sizeof(((fo_attempt *)0)->fo_private_) ==
                "fo_attempt layout changed: it is part of the ABI");
 _Static_assert(FO_ATTEMPT_MAX_ROUTES <= 32,
                "the reported mask holds 32 routes");
+_Static_assert(FO__ATT_INFO + FO_ATTEMPT_MAX_ROUTES / 4 <= FO__ATT_RESERVED,
+               "pick information needs 16 bits per route");
+_Static_assert(FO_MAX_TRIAL_CONCURRENCY <= 8,
+               "pick information holds a 3-bit trial slot");
 
 int fo__attempt_check(const fo_attempt *a, const fo_router *router)
 {
@@ -27,20 +31,21 @@ int fo__attempt_check(const fo_attempt *a, const fo_router *router)
         return FO_EINVAL;
     if (w[2] != 0 || w[3] != 0)
         return FO_EINVAL;
-    if (count == 0) {
-        if (w[FO__ATT_TAG] != 0 && w[FO__ATT_TAG] != router->tag)
-            return FO_EINVAL;
-    } else if (w[FO__ATT_TAG] != router->tag) {
+    if (count != 0 && w[FO__ATT_TAG] == 0)
         return FO_EINVAL;
-    }
+    if (router != NULL && w[FO__ATT_TAG] != 0 && w[FO__ATT_TAG] != router->tag)
+        return FO_EINVAL;
     for (uint32_t i = 0; i < FO_ATTEMPT_MAX_ROUTES; i++) {
         uint64_t id = w[FO__ATT_ROUTES + i];
 
         if ((i < count) != (id != FO_ROUTE_ID_NONE))
             return FO_EINVAL;
     }
-    for (uint32_t i = FO__ATT_ROUTES + FO_ATTEMPT_MAX_ROUTES; i < FO__ATT_WORDS;
-         i++) {
+    for (uint32_t i = count; i < FO_ATTEMPT_MAX_ROUTES; i++) {
+        if (fo__attempt_info(a, (int)i) != 0)
+            return FO_EINVAL;
+    }
+    for (uint32_t i = FO__ATT_RESERVED; i < FO__ATT_WORDS; i++) {
         if (w[i] != 0)
             return FO_EINVAL;
     }
@@ -79,6 +84,21 @@ void fo__attempt_mark_reported(fo_attempt *a, int index)
     a->fo_private_[FO__ATT_META] |= (uint64_t)1 << (32 + index);
 }
 
+uint16_t fo__attempt_info(const fo_attempt *a, int index)
+{
+    uint64_t word = a->fo_private_[FO__ATT_INFO + index / 4];
+
+    return (uint16_t)(word >> (16 * (index % 4)));
+}
+
+void fo__attempt_set_info(fo_attempt *a, int index, uint16_t info)
+{
+    uint64_t *word = &a->fo_private_[FO__ATT_INFO + index / 4];
+    unsigned shift = 16u * (unsigned)(index % 4);
+
+    *word = (*word & ~((uint64_t)0xffffu << shift)) | ((uint64_t)info << shift);
+}
+
 int fo_attempt_init(fo_attempt *attempt)
 {
     if (attempt == NULL)
@@ -87,10 +107,10 @@ int fo_attempt_init(fo_attempt *attempt)
     return FO_OK;
 }
 
-/* Structural check without a router: the parts that need no tag. */
+/* Well formed, whichever router it belongs to. */
 static bool attempt_sane(const fo_attempt *a)
 {
-    return a != NULL && fo__attempt_count(a) <= FO_ATTEMPT_MAX_ROUTES;
+    return a != NULL && fo__attempt_check(a, NULL) == FO_OK;
 }
 
 size_t fo_attempt_count(const fo_attempt *attempt)

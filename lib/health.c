@@ -1,74 +1,552 @@
 /*
- * Per-route health: the rule that turns classified results into a state.
+ * Per-route health: turns results, signals and time into a state.
  *
- * Current rule: consecutive_faults route faults in a row eject the route
- * for hold_down_ns; when the hold-down ends the route is UP again with a
- * clean count. Evidence that the route works (a success, or a callee-side
- * outcome, which proves the carrier reached the callee) resets the count.
- * Neutral results change nothing. Results that arrive while the route is
- * ejected (calls that were already in flight) neither extend nor end the
- * hold-down.
+ * Underlying health is UP -> EJECTED -> TRIAL -> UP:
+ * - UP: every result feeds the window; a route fault that makes N faults
+ *   in a row, or a failure rate at or above the threshold with enough
+ *   volume, or a slow-call rate likewise, or a fault with Retry-After,
+ *   ejects the route.
+ * - EJECTED: out for a hold-down of base * multiplier^level (capped, with
+ *   optional jitter); level grows with each ejection and shrinks by one for
+ *   every hold_down_decay_ns spent UP. A lost registration holds the route
+ *   until the registration is restored.
+ * - TRIAL: at most trial_concurrency attempts at once; trial_successes
+ *   successes (a callee-side result proves the carrier reached the callee
+ *   and counts) return it to UP with a fresh window; one route fault
+ *   ejects it again, for longer. A trial attempt never reported frees its
+ *   slot after trial_timeout_ns.
+ * On top: flap damping (damping.c) suppresses a route whose ejections from
+ * service pile up (a failed trial adds no penalty: it is the same outage);
+ * the operator's DISABLED, DRAINING and DRILL override everything.
  *
- * Everything here is a pure function of (state, config, result, now), so
- * the detectors that come later slot in behind the same three calls.
+ * Time-driven changes are applied lazily: every route knows the earliest
+ * instant something can change by itself (next_event_ns), so looking at a
+ * route costs one comparison until then.
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "internal.h"
+
+#if defined(__GNUC__)
+#define FO__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define FO__PRINTF(f, a)
+#endif
+
+static bool detector_on(const struct fo__config *c, uint32_t bit)
+{
+    return (c->detectors_off & bit) == 0;
+}
+
+/* Records why something changed; several causes in one call are joined
+ * with "; " and the last one gives the reason code. */
+FO__PRINTF(3, 4)
+static void why(struct fo__change *ch, fo_reason reason, const char *fmt, ...)
+{
+    size_t len = strnlen(ch->text, sizeof ch->text);
+    va_list ap;
+
+    if (len > 0 && len + 3 < sizeof ch->text) {
+        ch->text[len++] = ';';
+        ch->text[len++] = ' ';
+        ch->text[len] = '\0';
+    }
+    if (len + 1 < sizeof ch->text) {
+        va_start(ap, fmt);
+        vsnprintf(ch->text + len, sizeof ch->text - len, fmt, ap);
+        va_end(ap);
+    }
+    ch->reason = reason;
+}
+
+void fo__format_duration(char *buf, size_t size, uint64_t ns)
+{
+    uint64_t ms = ns / 1000000u;
+
+    if (ns == UINT64_MAX)
+        snprintf(buf, size, "ever");
+    else if (ms < 1000)
+        snprintf(buf, size, "%llu ms", (unsigned long long)ms);
+    else if (ms % 1000 == 0 || ms >= 100000)
+        snprintf(buf, size, "%llu s", (unsigned long long)(ms / 1000));
+    else
+        snprintf(buf, size, "%llu.%llu s", (unsigned long long)(ms / 1000),
+                 (unsigned long long)(ms % 1000 / 100));
+}
+
+static fo_route_state effective(const struct fo__health *h)
+{
+    if (h->admin == FO_ADMIN_DISABLED)
+        return FO_STATE_DISABLED;
+    if (h->drill_until_ns != 0)
+        return FO_STATE_DRILL;
+    if (h->admin == FO_ADMIN_DRAINING)
+        return FO_STATE_DRAINING;
+    if (h->damp.suppressed)
+        return FO_STATE_SUPPRESSED;
+    return (fo_route_state)h->health;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint64_t next_event(const struct fo__health *h,
+                           const struct fo__config *c)
+{
+    uint64_t t = UINT64_MAX;
+
+    if (h->drill_until_ns != 0)
+        t = h->drill_until_ns;
+    for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
+        if (h->trial_deadline_ns[i] != 0)
+            t = min64(t, h->trial_deadline_ns[i]);
+    if (h->health == FO_STATE_EJECTED && h->hold_cause != FO__HOLD_REGISTRATION)
+        t = min64(t, h->hold_down_until_ns);
+    if (h->health == FO_STATE_UP && h->level > 0 && c->hold_down_decay_ns)
+        t = min64(t, fo__add_sat(h->level_since_ns, c->hold_down_decay_ns));
+    if (h->damp.suppressed)
+        t = min64(t, fo__damp_reuse_at(&h->damp, c));
+    return t;
+}
+
+/*
+ * Publishes the effect of a call: recomputes the next time-driven event,
+ * and if the state a pick sees has changed, records when and why. A change
+ * that keeps the state but explains it anew (a registration lost while
+ * already ejected) updates the explanation only.
+ */
+static bool commit(struct fo__health *h, const struct fo__config *c,
+                   const struct fo__change *ch, bool explain, uint64_t now)
+{
+    fo_route_state eff = effective(h);
+    bool changed = eff != (fo_route_state)h->state;
+
+    h->next_event_ns = next_event(h, c);
+    if (changed || (explain && ch->reason != FO_REASON_NONE)) {
+        h->reason = (uint8_t)ch->reason;
+        memcpy(h->text, ch->text, strnlen(ch->text, sizeof h->text - 1));
+        h->text[strnlen(ch->text, sizeof h->text - 1)] = '\0';
+    }
+    if (changed) {
+        h->state = (uint8_t)eff;
+        h->state_since_ns = now;
+        if (h->transitions < UINT32_MAX)
+            h->transitions++;
+    }
+    return changed;
+}
 
 void fo__health_init(struct fo__health *h, uint64_t now)
 {
+    memset(h, 0, sizeof *h);
     h->state = FO_STATE_UP;
-    h->last_reason = FO__REASON_ADDED;
+    h->health = FO_STATE_UP;
+    h->admin = FO_ADMIN_ENABLED;
+    h->reason = FO_REASON_ADDED;
+    snprintf(h->text, sizeof h->text, "added");
     h->state_since_ns = now;
-    h->hold_down_until_ns = 0;
-    h->consecutive_faults = 0;
-    h->ejections = 0;
+    h->level_since_ns = now;
+    h->next_event_ns = UINT64_MAX;
 }
 
-static void set_state(struct fo__health *h, fo_route_state state,
-                      enum fo__reason reason, uint64_t now)
+/* xorshift64*: small, fast, good enough to spread hold-downs. */
+static uint64_t next_random(uint64_t *state)
 {
-    h->state = (uint8_t)state;
-    h->last_reason = (uint8_t)reason;
-    h->state_since_ns = now;
+    uint64_t x = *state;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ull;
 }
 
-bool fo__health_refresh(struct fo__health *h, uint64_t now)
+static uint64_t hold_down_for(const struct fo__health *h, fo_router *r)
 {
-    if (h->state == FO_STATE_EJECTED && now >= h->hold_down_until_ns) {
-        set_state(h, FO_STATE_UP, FO__REASON_HOLD_DOWN_ENDED, now);
-        h->consecutive_faults = 0;
-        return true;
+    const struct fo__config *c = &r->cfg;
+    uint64_t hold = c->hold_down_ns;
+
+    /* hold <= 7 days (6.1e14 ns) and the multiplier <= 1000 %, so the
+     * product stays far below 2^64. */
+    for (uint32_t i = 0; i < h->level && hold < c->hold_down_max_ns; i++)
+        hold = hold / 100 * c->hold_down_multiplier_pct +
+               hold % 100 * c->hold_down_multiplier_pct / 100;
+    if (hold > c->hold_down_max_ns)
+        hold = c->hold_down_max_ns;
+    if (c->hold_down_jitter_pct != 0) {
+        uint64_t span = hold / 100 * c->hold_down_jitter_pct;
+
+        if (span != 0)
+            hold += next_random(&r->rng) % (span + 1);
     }
-    return false;
+    return hold;
 }
 
-bool fo__health_report(struct fo__health *h, const struct fo__config *cfg,
-                       fo_result_class cls, uint64_t now)
+static void clear_slots(struct fo__health *h)
 {
-    bool changed = fo__health_refresh(h, now);
+    memset(h->trial_deadline_ns, 0, sizeof h->trial_deadline_ns);
+}
 
-    switch (cls) {
-    case FO_CLASS_SUCCESS:
-    case FO_CLASS_CALLEE:
-        if (h->state == FO_STATE_UP)
-            h->consecutive_faults = 0;
-        break;
-    case FO_CLASS_ROUTE_FAULT:
-        if (h->state != FO_STATE_UP)
-            break;
+/* Takes the route out. min_hold_ns: a floor (Retry-After); cause: what
+ * brings it back. The caller has recorded why. */
+static void eject(struct fo__health *h, fo_router *r, uint64_t now,
+                  uint64_t min_hold_ns, enum fo__hold cause,
+                  struct fo__change *ch)
+{
+    const struct fo__config *c = &r->cfg;
+    bool withdrawn = h->health == FO_STATE_UP;
+    char dur[32];
+
+    h->health = FO_STATE_EJECTED;
+    h->hold_cause = (uint8_t)cause;
+    if (cause == FO__HOLD_REGISTRATION) {
+        h->hold_down_ns = 0;
+        h->hold_down_until_ns = UINT64_MAX;
+        why(ch, (fo_reason)ch->reason, "out until registered again");
+    } else {
+        uint64_t hold = hold_down_for(h, r);
+
+        if (hold < min_hold_ns)
+            hold = min_hold_ns;
+        h->hold_down_ns = hold;
+        h->hold_down_until_ns = fo__add_sat(now, hold);
+        fo__format_duration(dur, sizeof dur, hold);
+        why(ch, (fo_reason)ch->reason, "out for %s", dur);
+    }
+    if (h->level < 64)
+        h->level++;
+    if (h->ejections < UINT32_MAX)
+        h->ejections++;
+    h->consecutive_faults = 0;
+    h->trial_passes = 0;
+    clear_slots(h);
+    fo__window_reset(&h->window);
+
+    /* Damping counts flaps: a route in service going out. A failed trial
+     * is the same outage going on (its hold-down grows instead), as in
+     * RFC 2439, where only a withdrawal of a usable route is penalised. */
+    if (withdrawn && detector_on(c, FO_DETECTOR_DAMPING) &&
+        fo__damp_add(&h->damp, c, now))
+        why(ch, FO_REASON_SUPPRESSED, "penalty %.0f >= suppress %.0f",
+            h->damp.penalty, c->damping_suppress);
+}
+
+static void enter_trial(struct fo__health *h)
+{
+    h->health = FO_STATE_TRIAL;
+    h->trial_epoch++;
+    h->trial_passes = 0;
+    clear_slots(h);
+}
+
+static void release_slot(struct fo__health *h, int slot)
+{
+    if (slot >= 0 && slot < (int)FO_MAX_TRIAL_CONCURRENCY) {
+        h->trial_deadline_ns[slot] = 0;
+        return;
+    }
+    /* Unknown slot (no attempt given): free the one taken first. */
+    slot = -1;
+    for (int i = 0; i < (int)FO_MAX_TRIAL_CONCURRENCY; i++)
+        if (h->trial_deadline_ns[i] != 0 &&
+            (slot < 0 || h->trial_deadline_ns[i] < h->trial_deadline_ns[slot]))
+            slot = i;
+    if (slot >= 0)
+        h->trial_deadline_ns[slot] = 0;
+}
+
+static void apply_time(struct fo__health *h, fo_router *r, uint64_t now,
+                       struct fo__change *ch)
+{
+    const struct fo__config *c = &r->cfg;
+    char dur[32];
+
+    if (h->drill_until_ns != 0 && now >= h->drill_until_ns) {
+        h->drill_until_ns = 0;
+        why(ch, FO_REASON_DRILL_ENDED, "drill ended");
+    }
+    for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
+        if (h->trial_deadline_ns[i] != 0 && now >= h->trial_deadline_ns[i])
+            h->trial_deadline_ns[i] = 0; /* never reported: written off */
+    if (h->health == FO_STATE_EJECTED && now >= h->hold_down_until_ns &&
+        h->hold_cause != FO__HOLD_REGISTRATION) {
+        enter_trial(h);
+        fo__format_duration(dur, sizeof dur, h->hold_down_ns);
+        why(ch, FO_REASON_HOLD_DOWN_ENDED, "hold-down of %s ended", dur);
+    }
+    if (h->health == FO_STATE_UP && h->level > 0 && c->hold_down_decay_ns &&
+        now > h->level_since_ns) {
+        uint64_t steps = (now - h->level_since_ns) / c->hold_down_decay_ns;
+
+        if (steps >= h->level) {
+            h->level = 0;
+        } else {
+            h->level -= (uint32_t)steps;
+            h->level_since_ns += steps * c->hold_down_decay_ns;
+        }
+    }
+    if (detector_on(c, FO_DETECTOR_DAMPING) &&
+        fo__damp_refresh(&h->damp, c, now))
+        why(ch, FO_REASON_REUSED, "penalty decayed below reuse %.0f",
+            c->damping_reuse);
+}
+
+bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now)
+{
+    struct fo__change ch;
+
+    if (now < h->next_event_ns)
+        return false;
+    ch.reason = FO_REASON_NONE;
+    ch.text[0] = '\0';
+    apply_time(h, r, now, &ch);
+    return commit(h, &r->cfg, &ch, false, now);
+}
+
+static void report_up(struct fo__health *h, fo_router *r,
+                      const struct fo__outcome *o, uint64_t now,
+                      struct fo__change *ch)
+{
+    const struct fo__config *c = &r->cfg;
+    const struct fo__window *w = &h->window;
+    bool fault = o->cls == FO_CLASS_ROUTE_FAULT;
+    bool timed = o->latency_ns != 0;
+    bool slow =
+        timed && c->slow_call_ns != 0 && o->latency_ns >= c->slow_call_ns;
+    char dur[32], dur2[32];
+
+    fo__window_add(&h->window, now, c->bucket_ns, fault, timed, slow);
+    if (!fault) {
+        h->consecutive_faults = 0;
+    } else {
         if (h->consecutive_faults < UINT32_MAX)
             h->consecutive_faults++;
-        if (h->consecutive_faults >= cfg->consecutive_faults) {
-            set_state(h, FO_STATE_EJECTED, FO__REASON_CONSECUTIVE_FAULTS, now);
-            h->hold_down_until_ns = fo__add_sat(now, cfg->hold_down_ns);
-            if (h->ejections < UINT32_MAX)
-                h->ejections++;
-            changed = true;
+        if (o->retry_after_ns != 0 && detector_on(c, FO_DETECTOR_RETRY_AFTER)) {
+            uint64_t ra = min64(o->retry_after_ns, c->retry_after_max_ns);
+
+            fo__format_duration(dur, sizeof dur, ra);
+            why(ch, FO_REASON_RETRY_AFTER, "%s with Retry-After %s",
+                fo_result_name(o->result), dur);
+            eject(h, r, now, ra, FO__HOLD_TIMED, ch);
+            return;
+        }
+        if (detector_on(c, FO_DETECTOR_CONSECUTIVE) &&
+            h->consecutive_faults >= c->consecutive_faults) {
+            why(ch, FO_REASON_CONSECUTIVE_FAULTS,
+                "%u consecutive route faults (last %s)",
+                (unsigned)h->consecutive_faults, fo_result_name(o->result));
+            eject(h, r, now, 0, FO__HOLD_TIMED, ch);
+            return;
+        }
+        if (detector_on(c, FO_DETECTOR_FAILURE_RATE) &&
+            w->volume >= c->window_min_volume &&
+            w->faults * 100 >= (uint64_t)c->failure_rate_pct * w->volume) {
+            fo__format_duration(dur, sizeof dur, c->window_ns);
+            why(ch, FO_REASON_FAILURE_RATE,
+                "failure rate %u%% >= %u%% over %s, %llu attempts",
+                (unsigned)(w->faults * 100 / w->volume),
+                (unsigned)c->failure_rate_pct, dur,
+                (unsigned long long)w->volume);
+            eject(h, r, now, 0, FO__HOLD_TIMED, ch);
+            return;
+        }
+    }
+    if (slow && detector_on(c, FO_DETECTOR_SLOW_CALLS) &&
+        w->timed >= c->window_min_volume &&
+        w->slow * 100 >= (uint64_t)c->slow_call_rate_pct * w->timed) {
+        fo__format_duration(dur, sizeof dur, c->slow_call_ns);
+        fo__format_duration(dur2, sizeof dur2, c->window_ns);
+        why(ch, FO_REASON_SLOW_CALLS,
+            "slow calls %u%% >= %u%% (latency >= %s) over %s, %llu attempts",
+            (unsigned)(w->slow * 100 / w->timed),
+            (unsigned)c->slow_call_rate_pct, dur, dur2,
+            (unsigned long long)w->timed);
+        eject(h, r, now, 0, FO__HOLD_TIMED, ch);
+    }
+}
+
+static void report_trial(struct fo__health *h, fo_router *r,
+                         const struct fo__outcome *o, uint64_t now,
+                         struct fo__change *ch)
+{
+    const struct fo__config *c = &r->cfg;
+
+    if (o->cls == FO_CLASS_ROUTE_FAULT) {
+        uint64_t floor = 0;
+
+        if (o->retry_after_ns != 0 && detector_on(c, FO_DETECTOR_RETRY_AFTER))
+            floor = min64(o->retry_after_ns, c->retry_after_max_ns);
+        why(ch, FO_REASON_TRIAL_FAILED, "trial attempt %s",
+            fo_result_name(o->result));
+        eject(h, r, now, floor, FO__HOLD_TIMED, ch);
+        return;
+    }
+    if (h->trial_passes < UINT32_MAX)
+        h->trial_passes++;
+    if (h->trial_passes >= c->trial_successes) {
+        h->health = FO_STATE_UP;
+        h->consecutive_faults = 0;
+        h->trial_passes = 0;
+        h->level_since_ns = now;
+        clear_slots(h);
+        fo__window_reset(&h->window);
+        why(ch, FO_REASON_TRIAL_PASSED, "%u trial attempts succeeded",
+            (unsigned)c->trial_successes);
+    }
+}
+
+bool fo__health_report(struct fo__health *h, fo_router *r,
+                       const struct fo__outcome *o, uint64_t now)
+{
+    const struct fo__config *c = &r->cfg;
+    bool changed = fo__health_refresh(h, r, now);
+    struct fo__change ch;
+
+    ch.reason = FO_REASON_NONE;
+    ch.text[0] = '\0';
+    if (h->health == FO_STATE_TRIAL && o->evidence != FO__EVIDENCE_STALE)
+        release_slot(h, o->trial_slot);
+    if (o->cls == FO_CLASS_NEUTRAL)
+        return commit(h, c, &ch, false, now) || changed;
+
+    switch (h->health) {
+    case FO_STATE_UP:
+        report_up(h, r, o, now, &ch);
+        break;
+    case FO_STATE_TRIAL:
+        /* A call placed before the route went out says nothing about
+         * whether it has recovered. */
+        if (o->evidence != FO__EVIDENCE_STALE)
+            report_trial(h, r, o, now, &ch);
+        break;
+    case FO_STATE_EJECTED:
+    default:
+        /* In-flight calls neither extend nor end a hold-down, except a
+         * carrier's own Retry-After, which can only lengthen it. */
+        if (o->cls == FO_CLASS_ROUTE_FAULT && o->retry_after_ns != 0 &&
+            detector_on(c, FO_DETECTOR_RETRY_AFTER) &&
+            h->hold_cause != FO__HOLD_REGISTRATION) {
+            uint64_t until = fo__add_sat(
+                now, min64(o->retry_after_ns, c->retry_after_max_ns));
+
+            if (until > h->hold_down_until_ns) {
+                h->hold_down_ns += until - h->hold_down_until_ns;
+                h->hold_down_until_ns = until;
+            }
         }
         break;
-    case FO_CLASS_NEUTRAL:
+    }
+    return commit(h, c, &ch, false, now) || changed;
+}
+
+bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
+                       uint64_t now)
+{
+    bool changed = fo__health_refresh(h, r, now);
+    bool explain = false;
+    struct fo__change ch;
+
+    ch.reason = FO_REASON_NONE;
+    ch.text[0] = '\0';
+    switch (sig) {
+    case FO_SIGNAL_REGISTRATION_LOST:
+        if (h->health == FO_STATE_EJECTED) {
+            if (h->hold_cause == FO__HOLD_REGISTRATION)
+                break;
+            /* Already out: now out until the registration is back. */
+            h->hold_cause = FO__HOLD_REGISTRATION;
+            h->hold_down_until_ns = UINT64_MAX;
+            h->hold_down_ns = 0;
+            why(&ch, FO_REASON_REGISTRATION_LOST,
+                "registration lost; out until registered again");
+            explain = true;
+            break;
+        }
+        why(&ch, FO_REASON_REGISTRATION_LOST, "registration lost");
+        eject(h, r, now, 0, FO__HOLD_REGISTRATION, &ch);
+        break;
+    case FO_SIGNAL_REGISTRATION_RESTORED:
+        if (h->health == FO_STATE_EJECTED &&
+            h->hold_cause == FO__HOLD_REGISTRATION) {
+            enter_trial(h);
+            why(&ch, FO_REASON_REGISTRATION_RESTORED, "registration restored");
+        }
+        break;
+    case FO_SIGNAL_KEEPALIVE_LOST:
+        if (h->health != FO_STATE_EJECTED) {
+            why(&ch, FO_REASON_KEEPALIVE_LOST, "keepalive lost");
+            eject(h, r, now, 0, FO__HOLD_KEEPALIVE, &ch);
+        }
+        break;
+    case FO_SIGNAL_KEEPALIVE_RESTORED:
+        if (h->health == FO_STATE_EJECTED &&
+            h->hold_cause == FO__HOLD_KEEPALIVE) {
+            enter_trial(h);
+            why(&ch, FO_REASON_KEEPALIVE_RESTORED, "keepalive answered again");
+        }
+        break;
     default:
         break;
     }
-    return changed;
+    return commit(h, &r->cfg, &ch, explain, now) || changed;
+}
+
+bool fo__health_set_admin(struct fo__health *h, fo_router *r, fo_admin admin,
+                          uint64_t now)
+{
+    bool changed = fo__health_refresh(h, r, now);
+    struct fo__change ch;
+
+    ch.reason = FO_REASON_NONE;
+    ch.text[0] = '\0';
+    if (admin != (fo_admin)h->admin) {
+        h->admin = (uint8_t)admin;
+        if (admin == FO_ADMIN_DISABLED)
+            why(&ch, FO_REASON_DISABLED, "disabled by the operator");
+        else if (admin == FO_ADMIN_DRAINING)
+            why(&ch, FO_REASON_DRAINING, "draining on the operator's request");
+        else
+            why(&ch, FO_REASON_ENABLED, "enabled by the operator");
+    }
+    return commit(h, &r->cfg, &ch, true, now) || changed;
+}
+
+bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
+                      uint64_t now)
+{
+    bool changed = fo__health_refresh(h, r, now);
+    struct fo__change ch;
+    char dur[32];
+
+    ch.reason = FO_REASON_NONE;
+    ch.text[0] = '\0';
+    if (duration_ns == 0) {
+        if (h->drill_until_ns != 0) {
+            h->drill_until_ns = 0;
+            why(&ch, FO_REASON_DRILL_ENDED, "drill ended by the operator");
+        }
+    } else {
+        h->drill_until_ns = fo__add_sat(now, duration_ns);
+        fo__format_duration(dur, sizeof dur, duration_ns);
+        why(&ch, FO_REASON_DRILL_STARTED, "failover drill for %s", dur);
+    }
+    return commit(h, &r->cfg, &ch, true, now) || changed;
+}
+
+int fo__health_take_slot(struct fo__health *h, fo_router *r, uint64_t now)
+{
+    for (uint32_t i = 0; i < r->cfg.trial_concurrency; i++) {
+        if (h->trial_deadline_ns[i] == 0) {
+            uint64_t deadline = fo__add_sat(now, r->cfg.trial_timeout_ns);
+
+            h->trial_deadline_ns[i] = deadline;
+            h->next_event_ns = min64(h->next_event_ns, deadline);
+            return (int)i;
+        }
+    }
+    return -1;
 }

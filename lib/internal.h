@@ -15,6 +15,8 @@
 
 #include <failover/failover.h>
 
+#define FO__RESULT_MAX FO_RESULT_REJECTED
+
 /* ---- struct versioning (options.c) ------------------------------------ */
 
 /*
@@ -31,10 +33,32 @@ extern const size_t fo__router_options_nsizes;
 
 /* Options resolved to their effective values. */
 struct fo__config {
-    uint64_t hold_down_ns;
-    uint32_t consecutive_faults;
-    uint32_t max_attempts;
     uint32_t max_routes;
+    uint32_t max_attempts;
+    uint32_t consecutive_faults;
+    uint32_t hold_down_multiplier_pct;
+    uint64_t hold_down_ns;
+    uint64_t hold_down_max_ns;
+    uint64_t hold_down_decay_ns;
+    uint32_t hold_down_jitter_pct;
+    uint32_t trial_successes;
+    uint32_t trial_concurrency;
+    uint32_t window_min_volume;
+    uint64_t trial_timeout_ns;
+    uint64_t window_ns;
+    uint64_t bucket_ns; /* window_ns / FO__WINDOW_BUCKETS */
+    uint32_t failure_rate_pct;
+    uint32_t slow_call_rate_pct;
+    uint64_t slow_call_ns; /* 0 = slow-call detector off */
+    double damping_penalty;
+    double damping_suppress;
+    double damping_reuse;
+    double damping_ceiling; /* reuse * 2^(max_suppress / half_life) */
+    uint64_t damping_half_life_ns;
+    uint64_t damping_max_suppress_ns;
+    uint64_t retry_after_max_ns;
+    uint32_t detectors_off;
+    uint64_t seed;
 };
 
 /* Validates opts (NULL = defaults) and resolves the effective settings. */
@@ -90,49 +114,160 @@ struct fo__clock {
     void *userdata;
 };
 
-/* Reads the router's clock and clamps it to the largest value seen.
- * Call outside the router lock. */
+/* Reads the router's clock source. Call outside the router lock, then pass
+ * the reading to fo__lock_at(). */
 uint64_t fo__now(fo_router *router);
+/* A forward step of the source larger than this counts as this much. */
+#define FO__CLOCK_MAX_STEP_NS (30ull * 24 * 3600 * FO_SECOND_NS)
+/* A backward step up to this is two readings taking the lock out of
+ * order; a larger one is the source stepping back. */
+#define FO__CLOCK_REORDER_NS (1ull * FO_SECOND_NS)
 
 static inline uint64_t fo__add_sat(uint64_t a, uint64_t b)
 {
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* ---- failure window (window.c) ---------------------------------------- */
+
+#define FO__WINDOW_BUCKETS 12
+
+struct fo__bucket {
+    uint32_t volume; /* attempts that say something about the route */
+    uint32_t faults; /* route faults among them */
+    uint32_t timed;  /* attempts that reported a latency */
+    uint32_t slow;   /* ... at or above slow_call_ns */
+};
+
+/* A ring of buckets over window_ns, with running sums so a decision reads
+ * four numbers instead of summing the ring. */
+struct fo__window {
+    uint64_t head; /* period number (now / bucket_ns) of the newest bucket */
+    struct fo__bucket b[FO__WINDOW_BUCKETS];
+    uint64_t volume, faults, timed, slow; /* sums over the ring */
+};
+
+void fo__window_reset(struct fo__window *w);
+/* Drops the buckets that fell out of the window by now. */
+void fo__window_advance(struct fo__window *w, uint64_t now, uint64_t bucket_ns);
+void fo__window_add(struct fo__window *w, uint64_t now, uint64_t bucket_ns,
+                    bool fault, bool timed, bool slow);
+
+/* ---- flap damping (damping.c) ------------------------------------------ */
+
+struct fo__damping {
+    double penalty; /* as of at_ns */
+    uint64_t at_ns;
+    bool suppressed;
+};
+
+/* 2^x without libm, accurate to a few ulps over the range used here. */
+double fo__exp2(double x);
+/* log2(x) for x > 0, without libm. */
+double fo__log2(double x);
+/* reuse * 2^(max_suppress / half_life): the RFC 2439 penalty ceiling. */
+double fo__damp_ceiling(double reuse, uint64_t max_suppress_ns,
+                        uint64_t half_life_ns);
+/* The penalty decayed to now. */
+double fo__damp_value(const struct fo__damping *d, const struct fo__config *c,
+                      uint64_t now);
+/* Adds one ejection's penalty; true if the route became suppressed. */
+bool fo__damp_add(struct fo__damping *d, const struct fo__config *c,
+                  uint64_t now);
+/* Ends suppression once the penalty is below reuse; true if it ended. */
+bool fo__damp_refresh(struct fo__damping *d, const struct fo__config *c,
+                      uint64_t now);
+/* When a suppressed route's penalty falls below reuse (UINT64_MAX if not
+ * suppressed). */
+uint64_t fo__damp_reuse_at(const struct fo__damping *d,
+                           const struct fo__config *c);
+
 /* ---- health (health.c) ------------------------------------------------- */
 
-/* Why a route last changed state. Internal for now; public with events. */
-enum fo__reason {
-    FO__REASON_NONE = 0,
-    FO__REASON_ADDED,
-    FO__REASON_CONSECUTIVE_FAULTS,
-    FO__REASON_HOLD_DOWN_ENDED,
+/* Why an ejected route is held: until its hold-down ends, or until a
+ * signal says the cause is gone. */
+enum fo__hold {
+    FO__HOLD_TIMED = 0,
+    FO__HOLD_REGISTRATION = 1, /* until REGISTRATION_RESTORED */
+    FO__HOLD_KEEPALIVE = 2,    /* timed, or until KEEPALIVE_RESTORED */
 };
 
 struct fo__health {
-    uint64_t state_since_ns;
-    uint64_t hold_down_until_ns;
+    uint8_t state;        /* fo_route_state as last committed (effective) */
+    uint8_t reason;       /* fo_reason of the last committed change */
+    uint8_t health;       /* underlying: FO_STATE_UP, EJECTED or TRIAL */
+    uint8_t hold_cause;   /* enum fo__hold */
+    uint8_t admin;        /* fo_admin */
+    uint16_t trial_epoch; /* bumped on every entry into TRIAL */
     uint32_t consecutive_faults;
+    uint32_t trial_passes; /* successes in the current trial */
+    uint32_t level;        /* hold-down growth steps */
     uint32_t ejections;
-    uint8_t state;       /* fo_route_state */
-    uint8_t last_reason; /* enum fo__reason */
+    uint32_t transitions;
+    uint64_t state_since_ns;
+    uint64_t hold_down_until_ns; /* unused while held by registration */
+    uint64_t hold_down_ns;       /* length of the last hold-down */
+    uint64_t level_since_ns;     /* decay of level counts from here */
+    uint64_t drill_until_ns;     /* 0 = no drill */
+    uint64_t next_event_ns;      /* earliest time-driven change */
+    uint64_t trial_deadline_ns[FO_MAX_TRIAL_CONCURRENCY]; /* 0 = free */
+    struct fo__damping damp;
+    struct fo__window window;
+    char text[FO_REASON_TEXT_MAX]; /* explanation of reason */
+};
+
+/* How much a reported result says about the route's current state. */
+enum fo__evidence {
+    FO__EVIDENCE_CURRENT = 0, /* a call placed under the current state */
+    FO__EVIDENCE_STALE = 1,   /* placed before the route went out */
+    FO__EVIDENCE_TRIAL = 2,   /* this trial's own attempt */
+};
+
+struct fo__outcome {
+    fo_result result;
+    fo_result_class cls;
+    uint64_t latency_ns;     /* 0 = not measured */
+    uint64_t retry_after_ns; /* 0 = none */
+    enum fo__evidence evidence;
+    int trial_slot; /* slot the attempt held, -1 if none or unknown */
+};
+
+/* What changed, and why, while one public call ran. */
+struct fo__change {
+    fo_reason reason;
+    char text[FO_REASON_TEXT_MAX];
 };
 
 void fo__health_init(struct fo__health *h, uint64_t now);
-/* Applies time-driven transitions (end of hold-down); true on change. */
-bool fo__health_refresh(struct fo__health *h, uint64_t now);
-/* True if the route may be picked (call fo__health_refresh first). */
-static inline bool fo__health_eligible(const struct fo__health *h)
+/* Applies time-driven changes due by now; true if the state changed. */
+bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now);
+/* Feeds one result; true if the state changed. */
+bool fo__health_report(struct fo__health *h, fo_router *r,
+                       const struct fo__outcome *o, uint64_t now);
+bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
+                       uint64_t now);
+bool fo__health_set_admin(struct fo__health *h, fo_router *r, fo_admin admin,
+                          uint64_t now);
+bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
+                      uint64_t now);
+/* Whether a pick may take the route now (after a refresh). */
+static inline bool fo__health_pickable(const struct fo__health *h,
+                                       uint32_t trial_concurrency)
 {
-    return h->state == FO_STATE_UP;
+    if (h->state == FO_STATE_UP)
+        return true;
+    if (h->state != FO_STATE_TRIAL)
+        return false;
+    for (uint32_t i = 0; i < trial_concurrency; i++)
+        if (h->trial_deadline_ns[i] == 0)
+            return true;
+    return false;
 }
-/* Feeds one classified result; true if the state changed. */
-bool fo__health_report(struct fo__health *h, const struct fo__config *cfg,
-                       fo_result_class cls, uint64_t now);
+/* Takes a free trial slot (the route must be pickable in TRIAL); returns
+ * its index. */
+int fo__health_take_slot(struct fo__health *h, fo_router *r, uint64_t now);
 
 /* ---- routes (route.c) -------------------------------------------------- */
-
-#define FO__RESULT_MAX FO_RESULT_REJECTED
 
 struct fo__counters {
     uint64_t results[FO__RESULT_MAX + 1]; /* indexed by fo_result */
@@ -154,10 +289,23 @@ struct fo__route {
 };
 
 /*
- * A slot of the route table. Ids are (generation << 32) | index; the
- * generation of a slot grows every time the slot is reused, so an id is
- * never given twice. A slot whose generation is exhausted is retired.
+ * A slot of the route table. An id is (generation << 44) | (salt << 24) |
+ * index: the generation of a slot grows every time the slot is reused, so
+ * an id is never given twice, and a slot whose generation is exhausted is
+ * retired; the salt is the router's own, so an id of one router is not an
+ * id of another (up to 2^20 routers in a process, then salts repeat).
  */
+#define FO__ID_INDEX_BITS 24
+#define FO__ID_SALT_BITS  20
+#define FO__ID_GEN_MAX    ((1u << 20) - 1)
+#define FO__ID_INDEX(id)  ((uint32_t)((id) & ((1u << FO__ID_INDEX_BITS) - 1)))
+#define FO__ID_SALT(id)                                                        \
+    ((uint32_t)(((id) >> FO__ID_INDEX_BITS) & ((1u << FO__ID_SALT_BITS) - 1)))
+#define FO__ID_GEN(id)                                                         \
+    ((uint32_t)((id) >> (FO__ID_INDEX_BITS + FO__ID_SALT_BITS)))
+#define FO__MAKE_ID(gen, salt, index)                                          \
+    (((uint64_t)(gen) << (FO__ID_INDEX_BITS + FO__ID_SALT_BITS)) |             \
+     ((uint64_t)(salt) << FO__ID_INDEX_BITS) | (uint64_t)(index))
 struct fo__slot {
     struct fo__route *route; /* NULL when free */
     uint32_t gen;            /* generation of the current/next route */
@@ -175,18 +323,16 @@ struct fo__table {
     /* name index: chained hash, power-of-two buckets */
     struct fo__route **buckets;
     uint32_t nbuckets;
-    /* selection order: live routes sorted by (priority, seq) */
+    /* selection order: live routes sorted by (priority, seq), kept sorted
+     * as routes change so a pick never sorts */
     struct fo__route **order;
     uint32_t order_capacity;
-    bool order_dirty;
     uint64_t next_seq;
 };
 
 void fo__table_free(fo_router *router);
 /* The live route with this id, or NULL. Lock held. */
 struct fo__route *fo__route_get(fo_router *router, fo_route_id id);
-/* Sorts the selection order if routes changed. Lock held. */
-void fo__table_order(fo_router *router);
 
 /* ---- the router (router.c) --------------------------------------------- */
 
@@ -195,9 +341,16 @@ struct fo_router {
     struct fo__clock clock;
     struct fo__allocator allocator;
     struct fo__config cfg;
-    uint64_t tag; /* identifies this router inside attempts */
-    _Atomic uint64_t last_now_ns;
+    uint64_t tag;     /* identifies this router inside attempts */
+    uint32_t id_salt; /* identifies this router inside route ids */
+    uint64_t rng;     /* xorshift64* state for hold-down jitter; lock held */
+    /* Router time (lock held): advances by the source's forward steps. */
+    uint64_t now_ns;
+    uint64_t raw_last_ns; /* the source's last reading */
     struct fo__table table;
+    /* Classification overrides, read without the lock. */
+    _Atomic uint8_t result_class[FO__RESULT_MAX + 1];
+    _Atomic uint8_t sip_override[500]; /* status - 200; 0 = default */
 };
 
 static inline void fo__lock(fo_router *r)
@@ -209,6 +362,10 @@ static inline void fo__unlock(fo_router *r)
 {
     (void)pthread_mutex_unlock(&r->lock);
 }
+
+/* Takes the lock and turns a reading of the clock source (fo__now(),
+ * taken before the lock) into router time (clock.c). */
+uint64_t fo__lock_at(fo_router *r, uint64_t raw);
 
 /*
  * Entry check of every public call on a router: rejects a NULL router and
@@ -235,14 +392,24 @@ uint64_t fo__router_digest(fo_router *router);
  *   [1]      count (low 32 bits) | reported mask (high 32 bits)
  *   [2..3]   reserved, zero
  *   [4..19]  routes tried, in order
- *   [20..31] reserved, zero
+ *   [20..23] 16 bits of pick information per route tried:
+ *            bit 0 trial pick, bits 1-3 trial slot, bits 4-15 trial epoch
+ *   [24..31] reserved, zero
  */
-#define FO__ATT_TAG    0
-#define FO__ATT_META   1
-#define FO__ATT_ROUTES 4
-#define FO__ATT_WORDS  32
+#define FO__ATT_TAG      0
+#define FO__ATT_META     1
+#define FO__ATT_ROUTES   4
+#define FO__ATT_INFO     20
+#define FO__ATT_RESERVED 24
+#define FO__ATT_WORDS    32
 
-/* FO_OK if the attempt is well formed and fits this router. */
+#define FO__PICK_TRIAL       0x1u
+#define FO__PICK_SLOT_SHIFT  1
+#define FO__PICK_EPOCH_SHIFT 4
+#define FO__PICK_EPOCH_MASK  0xfffu
+
+/* FO_OK if the attempt is well formed and fits this router (router NULL:
+ * well formed for some router). */
 int fo__attempt_check(const fo_attempt *a, const fo_router *router);
 static inline uint32_t fo__attempt_count(const fo_attempt *a)
 {
@@ -255,6 +422,8 @@ bool fo__attempt_reported(const fo_attempt *a, int index);
 int fo__attempt_append(fo_attempt *a, const fo_router *router,
                        fo_route_id route);
 void fo__attempt_mark_reported(fo_attempt *a, int index);
+uint16_t fo__attempt_info(const fo_attempt *a, int index);
+void fo__attempt_set_info(fo_attempt *a, int index, uint16_t info);
 
 /* ---- results (result.c) ------------------------------------------------ */
 
@@ -262,5 +431,13 @@ static inline bool fo__result_valid(int result)
 {
     return result >= FO_RESULT_SUCCESS && result <= FO__RESULT_MAX;
 }
+
+static inline bool fo__class_valid(int cls)
+{
+    return cls >= FO_CLASS_SUCCESS && cls <= FO_CLASS_ROUTE_FAULT;
+}
+
+/* Formats a duration for explanations: "15 s", "1.5 s", "250 ms". */
+void fo__format_duration(char *buf, size_t size, uint64_t ns);
 
 #endif /* FO_INTERNAL_H */

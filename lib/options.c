@@ -22,7 +22,7 @@
  * last field of each version. Appending a field without recording its
  * version here fails the build at the _Static_assert below.
  */
-#define FO__ROUTER_OPTIONS_SIZE_0_1    FO__END_OF(fo_router_options, reserved)
+#define FO__ROUTER_OPTIONS_SIZE_0_1    FO__END_OF(fo_router_options, seed)
 #define FO__ROUTER_OPTIONS_SIZE_LATEST FO__ROUTER_OPTIONS_SIZE_0_1
 
 const size_t fo__router_options_sizes[] = {
@@ -70,11 +70,93 @@ int fo_router_options_init(fo_router_options *opts, size_t size)
 /* Resolved defaults, used when the caller passes no options at all. */
 static void config_defaults(struct fo__config *cfg)
 {
-    cfg->hold_down_ns = FO_DEFAULT_HOLD_DOWN_NS;
-    cfg->consecutive_faults = FO_DEFAULT_CONSECUTIVE_FAULTS;
-    cfg->max_attempts = FO_DEFAULT_MAX_ATTEMPTS;
+    memset(cfg, 0, sizeof *cfg);
     cfg->max_routes = FO_ROUTES_MAX;
+    cfg->max_attempts = FO_DEFAULT_MAX_ATTEMPTS;
+    cfg->consecutive_faults = FO_DEFAULT_CONSECUTIVE_FAULTS;
+    cfg->hold_down_multiplier_pct = FO_DEFAULT_HOLD_DOWN_MULTIPLIER_PCT;
+    cfg->hold_down_ns = FO_DEFAULT_HOLD_DOWN_NS;
+    cfg->hold_down_max_ns = FO_DEFAULT_HOLD_DOWN_MAX_NS;
+    cfg->hold_down_decay_ns = FO_DEFAULT_HOLD_DOWN_DECAY_NS;
+    cfg->hold_down_jitter_pct = 0;
+    cfg->trial_successes = FO_DEFAULT_TRIAL_SUCCESSES;
+    cfg->trial_concurrency = FO_DEFAULT_TRIAL_CONCURRENCY;
+    cfg->window_min_volume = FO_DEFAULT_WINDOW_MIN_VOLUME;
+    cfg->trial_timeout_ns = FO_DEFAULT_TRIAL_TIMEOUT_NS;
+    cfg->window_ns = FO_DEFAULT_WINDOW_NS;
+    cfg->failure_rate_pct = FO_DEFAULT_FAILURE_RATE_PCT;
+    cfg->slow_call_rate_pct = FO_DEFAULT_SLOW_CALL_RATE_PCT;
+    cfg->slow_call_ns = 0;
+    cfg->damping_penalty = FO_DEFAULT_DAMPING_PENALTY;
+    cfg->damping_suppress = FO_DEFAULT_DAMPING_SUPPRESS;
+    cfg->damping_reuse = FO_DEFAULT_DAMPING_REUSE;
+    cfg->damping_half_life_ns = FO_DEFAULT_DAMPING_HALF_LIFE_NS;
+    cfg->damping_max_suppress_ns = FO_DEFAULT_DAMPING_MAX_SUPPRESS_NS;
+    cfg->retry_after_max_ns = FO_DEFAULT_RETRY_AFTER_MAX_NS;
+    cfg->detectors_off = 0;
+    cfg->seed = 0;
 }
+
+/* Derived values and the checks that involve several fields. */
+static int config_finish(struct fo__config *cfg)
+{
+    cfg->bucket_ns = cfg->window_ns / FO__WINDOW_BUCKETS;
+    if (cfg->hold_down_max_ns < cfg->hold_down_ns)
+        return FO_EINVAL;
+    if (cfg->damping_reuse >= cfg->damping_suppress)
+        return FO_EINVAL;
+    cfg->damping_ceiling =
+        fo__damp_ceiling(cfg->damping_reuse, cfg->damping_max_suppress_ns,
+                         cfg->damping_half_life_ns);
+    /* A ceiling at or below the suppress limit means a route could never
+     * be suppressed however often it flaps: the settings contradict. */
+    if (cfg->damping_ceiling <= cfg->damping_suppress)
+        return FO_EINVAL;
+    return FO_OK;
+}
+
+#define FO__ALL_DETECTORS                                                      \
+    (FO_DETECTOR_CONSECUTIVE | FO_DETECTOR_FAILURE_RATE |                      \
+     FO_DETECTOR_SLOW_CALLS | FO_DETECTOR_DAMPING | FO_DETECTOR_RETRY_AFTER)
+
+/* Ranges of single fields; 0 always means "default" and is not checked. */
+static int check_ranges(const fo_router_options *o)
+{
+    const uint64_t day = 24 * 3600 * FO_SECOND_NS;
+
+    if (o->max_routes > FO_ROUTES_MAX ||
+        o->max_attempts > FO_ATTEMPT_MAX_ROUTES ||
+        o->consecutive_faults > FO_MAX_CONSECUTIVE_FAULTS ||
+        (o->hold_down_multiplier_pct != 0 &&
+         (o->hold_down_multiplier_pct < 100 ||
+          o->hold_down_multiplier_pct > 1000)) ||
+        o->hold_down_ns > FO_MAX_HOLD_DOWN_NS ||
+        o->hold_down_max_ns > FO_MAX_HOLD_DOWN_NS ||
+        o->hold_down_decay_ns > FO_MAX_HOLD_DOWN_NS ||
+        o->hold_down_jitter_pct > 100 ||
+        o->trial_successes > FO_MAX_CONSECUTIVE_FAULTS ||
+        o->trial_concurrency > FO_MAX_TRIAL_CONCURRENCY ||
+        o->window_min_volume > 1000000 || o->trial_timeout_ns > day ||
+        (o->window_ns != 0 &&
+         (o->window_ns < FO_SECOND_NS || o->window_ns > 3600 * FO_SECOND_NS)) ||
+        o->failure_rate_pct > 100 || o->slow_call_rate_pct > 100 ||
+        o->slow_call_ns > 3600 * FO_SECOND_NS || o->damping_penalty > 1000000 ||
+        o->damping_suppress > 10000000 || o->damping_reuse > 10000000 ||
+        (o->damping_half_life_ns != 0 &&
+         (o->damping_half_life_ns < FO_SECOND_NS ||
+          o->damping_half_life_ns > day)) ||
+        o->damping_max_suppress_ns > FO_MAX_HOLD_DOWN_NS ||
+        o->retry_after_max_ns > FO_MAX_HOLD_DOWN_NS)
+        return FO_ERANGE;
+    return FO_OK;
+}
+
+/* Takes the value if it is set (non-zero). */
+#define FO__TAKE(field)                                                        \
+    do {                                                                       \
+        if (o.field != 0)                                                      \
+            cfg->field = o.field;                                              \
+    } while (0)
 
 int fo__options_resolve(const fo_router_options *opts, struct fo__config *cfg,
                         struct fo__clock *clock,
@@ -88,7 +170,7 @@ int fo__options_resolve(const fo_router_options *opts, struct fo__config *cfg,
     clock->userdata = NULL;
     fo__allocator_default(allocator);
     if (opts == NULL)
-        return FO_OK;
+        return config_finish(cfg);
 
     rc = fo__struct_check(
         opts, opts->size, fo__router_options_sizes[0],
@@ -100,12 +182,11 @@ int fo__options_resolve(const fo_router_options *opts, struct fo__config *cfg,
     memset(&o, 0, sizeof o);
     memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
 
-    if (o.reserved != 0)
-        return FO_EVERSION;
-    if (o.hold_down_ns > FO_MAX_HOLD_DOWN_NS ||
-        o.consecutive_faults > FO_MAX_CONSECUTIVE_FAULTS ||
-        o.max_attempts > FO_ATTEMPT_MAX_ROUTES || o.max_routes > FO_ROUTES_MAX)
-        return FO_ERANGE;
+    if ((o.detectors_off & ~FO__ALL_DETECTORS) != 0)
+        return FO_EVERSION; /* a detector this library does not have */
+    rc = check_ranges(&o);
+    if (rc != FO_OK)
+        return rc;
 
     if (o.clock != NULL) {
         fo_clock c;
@@ -133,13 +214,36 @@ int fo__options_resolve(const fo_router_options *opts, struct fo__config *cfg,
         allocator->userdata = o.allocator->userdata;
     }
 
-    if (o.hold_down_ns != 0)
-        cfg->hold_down_ns = o.hold_down_ns;
-    if (o.consecutive_faults != 0)
-        cfg->consecutive_faults = o.consecutive_faults;
-    if (o.max_attempts != 0)
-        cfg->max_attempts = o.max_attempts;
-    if (o.max_routes != 0)
-        cfg->max_routes = o.max_routes;
-    return FO_OK;
+    FO__TAKE(max_routes);
+    FO__TAKE(max_attempts);
+    FO__TAKE(consecutive_faults);
+    FO__TAKE(hold_down_multiplier_pct);
+    FO__TAKE(hold_down_ns);
+    FO__TAKE(hold_down_max_ns);
+    FO__TAKE(hold_down_decay_ns);
+    FO__TAKE(hold_down_jitter_pct);
+    FO__TAKE(trial_successes);
+    FO__TAKE(trial_concurrency);
+    FO__TAKE(window_min_volume);
+    FO__TAKE(trial_timeout_ns);
+    FO__TAKE(window_ns);
+    FO__TAKE(failure_rate_pct);
+    FO__TAKE(slow_call_rate_pct);
+    FO__TAKE(slow_call_ns);
+    FO__TAKE(damping_half_life_ns);
+    FO__TAKE(damping_max_suppress_ns);
+    FO__TAKE(retry_after_max_ns);
+    FO__TAKE(detectors_off);
+    FO__TAKE(seed);
+    if (o.damping_penalty != 0)
+        cfg->damping_penalty = o.damping_penalty;
+    if (o.damping_suppress != 0)
+        cfg->damping_suppress = o.damping_suppress;
+    if (o.damping_reuse != 0)
+        cfg->damping_reuse = o.damping_reuse;
+    /* A longer first hold-down raises the default cap with it. */
+    if (o.hold_down_ns != 0 && o.hold_down_max_ns == 0 &&
+        cfg->hold_down_max_ns < cfg->hold_down_ns)
+        cfg->hold_down_max_ns = cfg->hold_down_ns;
+    return config_finish(cfg);
 }

@@ -48,9 +48,45 @@ fo_result_class fo_result_default_class(fo_result result)
     }
 }
 
-int fo_report_result(fo_router *router, fo_route_id route, fo_result result,
-                     fo_attempt *attempt)
+/* Smallest fo_report this library accepts (the first version's). */
+#define FO__REPORT_SIZE_0_1                                                    \
+    (offsetof(fo_report, retry_after_ns) + sizeof(uint64_t))
+_Static_assert(FO__REPORT_SIZE_0_1 == sizeof(fo_report),
+               "fo_report changed: record the new version's size and keep "
+               "it free of tail padding");
+
+/*
+ * What a result says about the route's current state, from what the
+ * attempt remembers of the pick: a trial pick of this very trial is the
+ * trial's evidence; a pick made while the route was still in service,
+ * reported now that it is in trial, is stale.
+ */
+static void classify_evidence(const struct fo__route *rt,
+                              const fo_attempt *attempt, int index,
+                              struct fo__outcome *o)
 {
+    uint16_t info;
+
+    o->evidence = FO__EVIDENCE_CURRENT;
+    o->trial_slot = -1;
+    if (attempt == NULL || index < 0 || rt->health.health != FO_STATE_TRIAL)
+        return;
+    info = fo__attempt_info(attempt, index);
+    if ((info & FO__PICK_TRIAL) &&
+        ((info >> FO__PICK_EPOCH_SHIFT) & FO__PICK_EPOCH_MASK) ==
+            (rt->health.trial_epoch & FO__PICK_EPOCH_MASK)) {
+        o->evidence = FO__EVIDENCE_TRIAL;
+        o->trial_slot = (info >> FO__PICK_SLOT_SHIFT) & 0x7;
+    } else {
+        /* Picked while the route was in service, or in an earlier trial. */
+        o->evidence = FO__EVIDENCE_STALE;
+    }
+}
+
+int fo_report_result_ex(fo_router *router, fo_route_id route,
+                        const fo_report *report, fo_attempt *attempt)
+{
+    struct fo__outcome o;
     struct fo__route *rt;
     uint64_t now;
     int index = -1;
@@ -58,13 +94,24 @@ int fo_report_result(fo_router *router, fo_route_id route, fo_result result,
 
     if (rc != FO_OK)
         return rc;
-    if (!fo__result_valid((int)result))
+    if (report == NULL)
+        return FO_EINVAL;
+    rc = fo__struct_check(report, report->size, FO__REPORT_SIZE_0_1,
+                          sizeof(fo_report));
+    if (rc != FO_OK)
+        return rc;
+    if (!fo__result_valid((int)report->result) || report->flags != 0)
         return FO_EINVAL;
     if (attempt != NULL && fo__attempt_check(attempt, router) != FO_OK)
         return FO_EINVAL;
-    now = fo__now(router);
 
-    fo__lock(router);
+    o.result = report->result;
+    o.cls = (fo_result_class)atomic_load_explicit(
+        &router->result_class[report->result], memory_order_relaxed);
+    o.latency_ns = report->latency_ns;
+    o.retry_after_ns = report->retry_after_ns;
+
+    now = fo__lock_at(router, fo__now(router));
     rt = fo__route_get(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;
@@ -76,15 +123,58 @@ int fo_report_result(fo_router *router, fo_route_id route, fo_result result,
             rc = FO_EALREADY;
             goto out;
         }
-        if (index < 0 && fo__attempt_count(attempt) < FO_ATTEMPT_MAX_ROUTES)
-            index = fo__attempt_append(attempt, router, route);
-        if (index >= 0)
-            fo__attempt_mark_reported(attempt, index);
+        if (index < 0 && fo__attempt_count(attempt) >= FO_ATTEMPT_MAX_ROUTES) {
+            rc = FO_ELIMIT; /* could not remember it: count nothing */
+            goto out;
+        }
     }
-    rt->counters.results[result]++;
-    fo__health_report(&rt->health, &router->cfg,
-                      fo_result_default_class(result), now);
+    /* The evidence is judged from the pick before the attempt is
+     * updated: a route reported without having been picked is current. */
+    classify_evidence(rt, attempt, index, &o);
+    if (attempt != NULL) {
+        if (index < 0)
+            index = fo__attempt_append(attempt, router, route);
+        fo__attempt_mark_reported(attempt, index);
+    }
+    rt->counters.results[o.result]++;
+    fo__health_report(&rt->health, router, &o, now);
 out:
     fo__unlock(router);
     return rc;
+}
+
+int fo_report_result(fo_router *router, fo_route_id route, fo_result result,
+                     fo_attempt *attempt)
+{
+    fo_report report = FO_REPORT_INIT(result);
+
+    return fo_report_result_ex(router, route, &report, attempt);
+}
+
+int fo_router_set_result_class(fo_router *router, fo_result result,
+                               fo_result_class cls)
+{
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (!fo__result_valid((int)result) || !fo__class_valid((int)cls))
+        return FO_EINVAL;
+    atomic_store_explicit(&router->result_class[result], (uint8_t)cls,
+                          memory_order_relaxed);
+    return FO_OK;
+}
+
+int fo_router_get_result_class(fo_router *router, fo_result result,
+                               fo_result_class *out)
+{
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (out == NULL || !fo__result_valid((int)result))
+        return FO_EINVAL;
+    *out = (fo_result_class)atomic_load_explicit(&router->result_class[result],
+                                                 memory_order_relaxed);
+    return FO_OK;
 }

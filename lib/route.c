@@ -3,14 +3,9 @@
  * selection order. All functions here run with the router lock held,
  * except the public entry points, which take it.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-#define FO__ID_INDEX(id)        ((uint32_t)((id)&0xffffffffu))
-#define FO__ID_GEN(id)          ((uint32_t)((id) >> 32))
-#define FO__MAKE_ID(gen, index) (((uint64_t)(gen) << 32) | (uint64_t)(index))
 
 /* FNV-1a: small, good enough for short names, no allocation. */
 static uint32_t name_hash(const char *name, size_t len)
@@ -78,7 +73,7 @@ struct fo__route *fo__route_get(fo_router *router, fo_route_id id)
     uint32_t index = FO__ID_INDEX(id);
     struct fo__route *rt;
 
-    if (index >= t->nslots)
+    if (FO__ID_SALT(id) != router->id_salt || index >= t->nslots)
         return NULL;
     rt = t->slots[index].route;
     if (rt == NULL || rt->id != id)
@@ -133,10 +128,11 @@ static int table_reserve(fo_router *router)
         t->capacity = slot_cap;
     }
     if (order != NULL) {
+        if (t->count > 0)
+            memcpy(order, t->order, t->count * sizeof *order);
         fo__free(router, a, t->order);
         t->order = order;
         t->order_capacity = order_cap;
-        t->order_dirty = true;
     }
     if (buckets != NULL) {
         struct fo__route **old = t->buckets;
@@ -165,31 +161,48 @@ nomem:
     return FO_ENOMEM;
 }
 
-static int order_cmp(const void *pa, const void *pb)
+static bool order_before(const struct fo__route *a, const struct fo__route *b)
 {
-    const struct fo__route *a = *(const struct fo__route *const *)pa;
-    const struct fo__route *b = *(const struct fo__route *const *)pb;
-
-    if (a->priority != b->priority)
-        return a->priority < b->priority ? -1 : 1;
-    if (a->seq != b->seq)
-        return a->seq < b->seq ? -1 : 1;
-    return 0;
+    return a->priority != b->priority ? a->priority < b->priority
+                                      : a->seq < b->seq;
 }
 
-void fo__table_order(fo_router *router)
+/* First position whose route does not come before rt. */
+static uint32_t order_lower_bound(const struct fo__table *t,
+                                  const struct fo__route *rt)
 {
-    struct fo__table *t = &router->table;
-    uint32_t n = 0;
+    uint32_t lo = 0, hi = t->count;
 
-    if (!t->order_dirty)
-        return;
-    for (uint32_t i = 0; i < t->nslots; i++) {
-        if (t->slots[i].route != NULL)
-            t->order[n++] = t->slots[i].route;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (order_before(t->order[mid], rt))
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    qsort(t->order, n, sizeof *t->order, order_cmp);
-    t->order_dirty = false;
+    return lo;
+}
+
+/* Inserts rt in the selection order; the caller reserved the room and
+ * counts it afterwards. Adding routes in priority order appends. */
+static void order_insert(struct fo__table *t, struct fo__route *rt)
+{
+    uint32_t pos = order_lower_bound(t, rt);
+
+    memmove(&t->order[pos + 1], &t->order[pos],
+            (t->count - pos) * sizeof *t->order);
+    t->order[pos] = rt;
+}
+
+/* Takes rt out of the selection order; the caller uncounts it after. */
+static void order_remove(struct fo__table *t, const struct fo__route *rt)
+{
+    uint32_t pos = order_lower_bound(t, rt);
+
+    /* (priority, seq) is unique, so pos is rt's place. */
+    memmove(&t->order[pos], &t->order[pos + 1],
+            (t->count - pos - 1) * sizeof *t->order);
 }
 
 void fo__table_free(fo_router *router)
@@ -226,9 +239,7 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
     if (weight > FO_WEIGHT_MAX)
         return FO_ERANGE;
     hash = name_hash(name, len);
-    now = fo__now(router);
-
-    fo__lock(router);
+    now = fo__lock_at(router, fo__now(router));
     t = &router->table;
     if (name_find(t, name, len, hash) != NULL) {
         rc = FO_EEXIST;
@@ -261,7 +272,7 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
     t->slots[index].route = rt;
     t->slots[index].next_free = FO__NO_SLOT;
 
-    rt->id = FO__MAKE_ID(t->slots[index].gen, index);
+    rt->id = FO__MAKE_ID(t->slots[index].gen, router->id_salt, index);
     rt->seq = t->next_seq++;
     rt->priority = priority;
     rt->weight = weight;
@@ -272,8 +283,8 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
     rt->name[len] = '\0';
     fo__health_init(&rt->health, now);
     name_link(t, rt);
+    order_insert(t, rt);
     t->count++;
-    t->order_dirty = true;
     *out = rt->id;
 out:
     fo__unlock(router);
@@ -295,9 +306,13 @@ int fo_route_update(fo_router *router, fo_route_id route, uint32_t priority,
     } else if (weight > FO_WEIGHT_MAX) {
         rc = FO_ERANGE;
     } else {
-        if (rt->priority != priority)
-            router->table.order_dirty = true;
-        rt->priority = priority;
+        if (rt->priority != priority) {
+            order_remove(&router->table, rt);
+            router->table.count--;
+            rt->priority = priority;
+            order_insert(&router->table, rt);
+            router->table.count++;
+        }
         rt->weight = weight;
         rt->cost = cost;
     }
@@ -323,8 +338,9 @@ int fo_route_remove(fo_router *router, fo_route_id route)
     }
     index = FO__ID_INDEX(route);
     name_unlink(t, rt);
+    order_remove(t, rt);
     t->slots[index].route = NULL;
-    if (t->slots[index].gen == UINT32_MAX) {
+    if (t->slots[index].gen >= FO__ID_GEN_MAX) {
         /* Generation exhausted: retire the slot so the id never repeats. */
         t->slots[index].next_free = FO__NO_SLOT;
     } else {
@@ -333,7 +349,6 @@ int fo_route_remove(fo_router *router, fo_route_id route)
         t->free_head = index;
     }
     t->count--;
-    t->order_dirty = true;
     fo__free(router, &router->allocator, rt);
 out:
     fo__unlock(router);
@@ -399,17 +414,144 @@ int fo_route_get_state(fo_router *router, fo_route_id route,
         return rc;
     if (out == NULL)
         return FO_EINVAL;
-    now = fo__now(router);
-    fo__lock(router);
+    now = fo__lock_at(router, fo__now(router));
     rt = fo__route_get(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;
     } else {
-        fo__health_refresh(&rt->health, now);
+        fo__health_refresh(&rt->health, router, now);
         *out = (fo_route_state)rt->health.state;
     }
     fo__unlock(router);
     return rc;
+}
+
+int fo_route_set_admin(fo_router *router, fo_route_id route, fo_admin admin)
+{
+    struct fo__route *rt;
+    uint64_t now;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (admin != FO_ADMIN_ENABLED && admin != FO_ADMIN_DRAINING &&
+        admin != FO_ADMIN_DISABLED)
+        return FO_EINVAL;
+    now = fo__lock_at(router, fo__now(router));
+    rt = fo__route_get(router, route);
+    if (rt == NULL)
+        rc = FO_ENOENT;
+    else
+        fo__health_set_admin(&rt->health, router, admin, now);
+    fo__unlock(router);
+    return rc;
+}
+
+#define FO__DRILL_MAX_NS (24ull * 3600 * FO_SECOND_NS)
+
+int fo_route_drill(fo_router *router, fo_route_id route, uint64_t duration_ns)
+{
+    struct fo__route *rt;
+    uint64_t now;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    now = fo__lock_at(router, fo__now(router));
+    rt = fo__route_get(router, route);
+    if (rt == NULL)
+        rc = FO_ENOENT;
+    else if (duration_ns > FO__DRILL_MAX_NS)
+        rc = FO_ERANGE;
+    else
+        fo__health_drill(&rt->health, router, duration_ns, now);
+    fo__unlock(router);
+    return rc;
+}
+
+int fo_route_signal(fo_router *router, fo_route_id route, fo_signal signal)
+{
+    struct fo__route *rt;
+    uint64_t now;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (signal < FO_SIGNAL_REGISTRATION_LOST ||
+        signal > FO_SIGNAL_KEEPALIVE_RESTORED)
+        return FO_EINVAL;
+    now = fo__lock_at(router, fo__now(router));
+    rt = fo__route_get(router, route);
+    if (rt == NULL)
+        rc = FO_ENOENT;
+    else
+        fo__health_signal(&rt->health, router, signal, now);
+    fo__unlock(router);
+    return rc;
+}
+
+int fo_route_get_reason(fo_router *router, fo_route_id route, fo_reason *reason,
+                        char *text, size_t size)
+{
+    struct fo__route *rt;
+    uint64_t now;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (text != NULL && size == 0)
+        return FO_EINVAL;
+    now = fo__lock_at(router, fo__now(router));
+    rt = fo__route_get(router, route);
+    if (rt == NULL) {
+        rc = FO_ENOENT;
+    } else {
+        fo__health_refresh(&rt->health, router, now);
+        if (reason != NULL)
+            *reason = (fo_reason)rt->health.reason;
+        if (text != NULL) {
+            size_t len = strnlen(rt->health.text, sizeof rt->health.text);
+
+            if (len >= size) {
+                len = size - 1;
+                rc = FO_ERANGE;
+            }
+            memcpy(text, rt->health.text, len);
+            text[len] = '\0';
+        }
+    }
+    fo__unlock(router);
+    return rc;
+}
+
+const char *fo_reason_name(fo_reason reason)
+{
+    static const char *const names[] = {
+        [FO_REASON_NONE] = "NONE",
+        [FO_REASON_ADDED] = "ADDED",
+        [FO_REASON_CONSECUTIVE_FAULTS] = "CONSECUTIVE_FAULTS",
+        [FO_REASON_FAILURE_RATE] = "FAILURE_RATE",
+        [FO_REASON_SLOW_CALLS] = "SLOW_CALLS",
+        [FO_REASON_RETRY_AFTER] = "RETRY_AFTER",
+        [FO_REASON_REGISTRATION_LOST] = "REGISTRATION_LOST",
+        [FO_REASON_REGISTRATION_RESTORED] = "REGISTRATION_RESTORED",
+        [FO_REASON_KEEPALIVE_LOST] = "KEEPALIVE_LOST",
+        [FO_REASON_KEEPALIVE_RESTORED] = "KEEPALIVE_RESTORED",
+        [FO_REASON_HOLD_DOWN_ENDED] = "HOLD_DOWN_ENDED",
+        [FO_REASON_TRIAL_PASSED] = "TRIAL_PASSED",
+        [FO_REASON_TRIAL_FAILED] = "TRIAL_FAILED",
+        [FO_REASON_SUPPRESSED] = "SUPPRESSED",
+        [FO_REASON_REUSED] = "REUSED",
+        [FO_REASON_DISABLED] = "DISABLED",
+        [FO_REASON_DRAINING] = "DRAINING",
+        [FO_REASON_ENABLED] = "ENABLED",
+        [FO_REASON_DRILL_STARTED] = "DRILL_STARTED",
+        [FO_REASON_DRILL_ENDED] = "DRILL_ENDED",
+    };
+
+    if ((unsigned)reason >= sizeof names / sizeof *names)
+        return "UNKNOWN";
+    return names[reason];
 }
 
 const char *fo_route_state_name(fo_route_state state)
@@ -419,6 +561,16 @@ const char *fo_route_state_name(fo_route_state state)
         return "UP";
     case FO_STATE_EJECTED:
         return "EJECTED";
+    case FO_STATE_TRIAL:
+        return "TRIAL";
+    case FO_STATE_SUPPRESSED:
+        return "SUPPRESSED";
+    case FO_STATE_DISABLED:
+        return "DISABLED";
+    case FO_STATE_DRAINING:
+        return "DRAINING";
+    case FO_STATE_DRILL:
+        return "DRILL";
     default:
         return "UNKNOWN";
     }

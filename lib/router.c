@@ -33,8 +33,22 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
     r->clock = clock;
     r->allocator = allocator;
     r->tag = atomic_fetch_add_explicit(&fo__next_tag, 1, memory_order_relaxed);
-    atomic_init(&r->last_now_ns, 0);
+    r->id_salt = (uint32_t)(r->tag & ((1u << FO__ID_SALT_BITS) - 1));
     r->table.free_head = FO__NO_SLOT;
+    for (int res = 0; res <= FO__RESULT_MAX; res++)
+        atomic_init(&r->result_class[res],
+                    (uint8_t)fo_result_default_class((fo_result)res));
+    for (size_t i = 0; i < sizeof r->sip_override; i++)
+        atomic_init(&r->sip_override[i], 0);
+    /* Router time starts at the source's first reading. */
+    r->raw_last_ns = fo__now(r);
+    r->now_ns = r->raw_last_ns;
+    r->rng = cfg.seed != 0
+                 ? cfg.seed
+                 : (r->raw_last_ns ^ (r->tag * 0x9e3779b97f4a7c15ull) ^
+                    (uint64_t)(uintptr_t)r);
+    if (r->rng == 0)
+        r->rng = 0x9e3779b97f4a7c15ull;
     *out = r;
     return FO_OK;
 }
@@ -66,6 +80,54 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h;
 }
 
+static uint64_t mix_double(uint64_t h, double d)
+{
+    uint64_t bits;
+
+    memcpy(&bits, &d, sizeof bits);
+    return mix(h, bits);
+}
+
+static uint64_t mix_health(uint64_t h, const struct fo__health *hl)
+{
+    h = mix(h, hl->state);
+    h = mix(h, hl->reason);
+    h = mix(h, hl->health);
+    h = mix(h, hl->hold_cause);
+    h = mix(h, hl->admin);
+    h = mix(h, hl->trial_epoch);
+    h = mix(h, hl->consecutive_faults);
+    h = mix(h, hl->trial_passes);
+    h = mix(h, hl->level);
+    h = mix(h, hl->ejections);
+    h = mix(h, hl->transitions);
+    h = mix(h, hl->state_since_ns);
+    h = mix(h, hl->hold_down_until_ns);
+    h = mix(h, hl->hold_down_ns);
+    h = mix(h, hl->level_since_ns);
+    h = mix(h, hl->drill_until_ns);
+    h = mix(h, hl->next_event_ns);
+    for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
+        h = mix(h, hl->trial_deadline_ns[i]);
+    h = mix_double(h, hl->damp.penalty);
+    h = mix(h, hl->damp.at_ns);
+    h = mix(h, hl->damp.suppressed);
+    h = mix(h, hl->window.head);
+    for (int i = 0; i < FO__WINDOW_BUCKETS; i++) {
+        h = mix(h, hl->window.b[i].volume);
+        h = mix(h, hl->window.b[i].faults);
+        h = mix(h, hl->window.b[i].timed);
+        h = mix(h, hl->window.b[i].slow);
+    }
+    h = mix(h, hl->window.volume);
+    h = mix(h, hl->window.faults);
+    h = mix(h, hl->window.timed);
+    h = mix(h, hl->window.slow);
+    for (size_t k = 0; k < sizeof hl->text && hl->text[k] != '\0'; k++)
+        h = mix(h, (unsigned char)hl->text[k]);
+    return h;
+}
+
 uint64_t fo__router_digest(fo_router *router)
 {
     const struct fo__table *t = &router->table;
@@ -76,10 +138,17 @@ uint64_t fo__router_digest(fo_router *router)
     h = mix(h, router->cfg.consecutive_faults);
     h = mix(h, router->cfg.max_attempts);
     h = mix(h, router->cfg.max_routes);
+    h = mix(h, router->rng);
+    for (int i = 0; i <= FO__RESULT_MAX; i++)
+        h = mix(h, atomic_load(&router->result_class[i]));
+    for (size_t i = 0; i < sizeof router->sip_override; i++)
+        h = mix(h, atomic_load(&router->sip_override[i]));
     h = mix(h, t->count);
     h = mix(h, t->nslots);
     h = mix(h, t->free_head);
     h = mix(h, t->next_seq);
+    for (uint32_t i = 0; i < t->count; i++)
+        h = mix(h, t->order[i]->id);
     for (uint32_t i = 0; i < t->nslots; i++) {
         const struct fo__route *rt = t->slots[i].route;
 
@@ -94,12 +163,7 @@ uint64_t fo__router_digest(fo_router *router)
         h = mix(h, rt->cost);
         for (uint32_t k = 0; k < rt->name_len; k++)
             h = mix(h, (unsigned char)rt->name[k]);
-        h = mix(h, rt->health.state);
-        h = mix(h, rt->health.last_reason);
-        h = mix(h, rt->health.state_since_ns);
-        h = mix(h, rt->health.hold_down_until_ns);
-        h = mix(h, rt->health.consecutive_faults);
-        h = mix(h, rt->health.ejections);
+        h = mix_health(h, &rt->health);
         for (int k = 0; k <= FO__RESULT_MAX; k++)
             h = mix(h, rt->counters.results[k]);
         h = mix(h, rt->counters.picks);

@@ -120,6 +120,25 @@ static inline int fixture_teardown(void **state)
     return 0;
 }
 
+/* Reopens the router with f->opts as they are now (the clock keeps its
+ * time). */
+static inline void fixture_reopen(struct fixture *f)
+{
+    fixture_close(f);
+    fixture_open(f);
+}
+
+static inline void advance(struct fixture *f, uint64_t ns)
+{
+    f->clock.now += ns;
+}
+
+/* An id that names no route: another generation of the same slot. */
+static inline fo_route_id bogus_id(fo_route_id id)
+{
+    return id + (1ull << 44);
+}
+
 static inline fo_route_id add_route(fo_router *r, const char *name,
                                     uint32_t priority)
 {
@@ -136,6 +155,34 @@ static inline fo_route_state route_state(fo_router *r, fo_route_id id)
 
     assert_int_equal(fo_route_get_state(r, id, &s), FO_OK);
     return s;
+}
+
+static inline fo_reason route_reason(fo_router *r, fo_route_id id, char *text,
+                                     size_t size)
+{
+    fo_reason reason = (fo_reason)-1;
+
+    assert_int_equal(fo_route_get_reason(r, id, &reason, text, size), FO_OK);
+    return reason;
+}
+
+static inline fo_route_id pick(fo_router *r, fo_attempt *a)
+{
+    fo_route_id id = 12345;
+
+    assert_int_equal(fo_pick_route(r, a, &id), FO_OK);
+    assert_true(id != FO_ROUTE_ID_NONE);
+    return id;
+}
+
+static inline void report_ex(fo_router *r, fo_route_id id, fo_result res,
+                             uint64_t latency_ns, uint64_t retry_after_ns)
+{
+    fo_report rep = FO_REPORT_INIT(res);
+
+    rep.latency_ns = latency_ns;
+    rep.retry_after_ns = retry_after_ns;
+    assert_int_equal(fo_report_result_ex(r, id, &rep, NULL), FO_OK);
 }
 
 static inline void report_n(fo_router *r, fo_route_id id, fo_result res, int n)

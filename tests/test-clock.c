@@ -26,15 +26,17 @@ static void test_manual_clock_is_read(void **state)
     struct fixture *f = *state;
     uint64_t now;
 
-    f->clock.now = 77 * SEC;
+    f->clock.now = 1077 * SEC;
     assert_int_equal(fo_router_now(f->router, &now), FO_OK);
-    assert_true(now == 77 * SEC);
-    f->clock.now = 78 * SEC;
+    assert_true(now == 1077 * SEC);
+    f->clock.now = 1078 * SEC;
     assert_int_equal(fo_router_now(f->router, &now), FO_OK);
-    assert_true(now == 78 * SEC);
+    assert_true(now == 1078 * SEC);
 }
 
-static void test_backwards_clock_is_clamped(void **state)
+/* Router time follows the source's forward steps: a step back neither
+ * turns time back nor freezes it until the source has caught up. */
+static void test_backwards_clock(void **state)
 {
     struct fixture *f = *state;
     fo_route_id r = add_route(f->router, "r", 1);
@@ -47,12 +49,30 @@ static void test_backwards_clock_is_clamped(void **state)
     assert_int_equal(fo_router_now(f->router, &now), FO_OK);
     assert_true(now == 1000 * SEC);
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
-    /* The hold-down still ends 30 s after the ejection, on the router's
-     * time base, once the source has caught up. */
-    f->clock.now = 1000 * SEC + FO_DEFAULT_HOLD_DOWN_NS - 1;
+    /* 15 s of the source later, the 15 s hold-down is over. */
+    f->clock.now = FO_DEFAULT_HOLD_DOWN_NS - 1;
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
-    f->clock.now = 1000 * SEC + FO_DEFAULT_HOLD_DOWN_NS;
-    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    f->clock.now = FO_DEFAULT_HOLD_DOWN_NS;
+    assert_int_equal(route_state(f->router, r), FO_STATE_TRIAL);
+    assert_int_equal(fo_router_now(f->router, &now), FO_OK);
+    assert_true(now == 1000 * SEC + FO_DEFAULT_HOLD_DOWN_NS);
+}
+
+/* Two readings taking the lock out of order look like a small step back:
+ * ignored, and not counted twice afterwards. */
+static void test_reordered_readings(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t now;
+
+    f->clock.now = 2000 * SEC;
+    fo_router_now(f->router, &now);
+    f->clock.now = 2000 * SEC - 500 * MSEC;
+    assert_int_equal(fo_router_now(f->router, &now), FO_OK);
+    assert_true(now == 2000 * SEC);
+    f->clock.now = 2000 * SEC + 200 * MSEC;
+    assert_int_equal(fo_router_now(f->router, &now), FO_OK);
+    assert_true(now == 2000 * SEC + 200 * MSEC);
 }
 
 static void test_jump_by_days(void **state)
@@ -65,6 +85,26 @@ static void test_jump_by_days(void **state)
     f->clock.now += 3ull * 24 * 3600 * SEC;
     assert_int_equal(fo_pick_route(f->router, NULL, &out), FO_OK);
     assert_true(out == r);
+    assert_int_equal(route_state(f->router, r), FO_STATE_TRIAL);
+}
+
+/* One wild reading far in the future moves time by at most 30 days, and
+ * the router keeps working when the source comes back to its senses. */
+static void test_wild_forward_reading(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+    uint64_t before, now;
+
+    fo_router_now(f->router, &before);
+    f->clock.now = UINT64_MAX - 5;
+    assert_int_equal(fo_router_now(f->router, &now), FO_OK);
+    assert_true(now == before + 30ull * 24 * 3600 * SEC);
+    f->clock.now = 1100 * SEC; /* back to normal */
+    report_n(f->router, r, FO_RESULT_TIMEOUT, FO_DEFAULT_CONSECUTIVE_FAULTS);
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+    f->clock.now += FO_DEFAULT_HOLD_DOWN_NS;
+    assert_int_equal(route_state(f->router, r), FO_STATE_TRIAL);
 }
 
 /* Near the end of the 64-bit range the hold-down saturates instead of
@@ -72,9 +112,12 @@ static void test_jump_by_days(void **state)
 static void test_time_arithmetic_saturates(void **state)
 {
     struct fixture *f = *state;
-    fo_route_id r = add_route(f->router, "r", 1);
+    fo_route_id r;
 
-    f->clock.now = UINT64_MAX - SEC;
+    fixture_close(f);
+    f->clock.now = UINT64_MAX - SEC; /* the router starts here */
+    fixture_open(f);
+    r = add_route(f->router, "r", 1);
     report_n(f->router, r, FO_RESULT_TIMEOUT, FO_DEFAULT_CONSECUTIVE_FAULTS);
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
     assert_true(fo__route_get(f->router, r)->health.hold_down_until_ns ==
@@ -82,7 +125,7 @@ static void test_time_arithmetic_saturates(void **state)
     f->clock.now = UINT64_MAX - 1;
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
     f->clock.now = UINT64_MAX;
-    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    assert_int_equal(route_state(f->router, r), FO_STATE_TRIAL);
 }
 
 /* ---- reentrancy -------------------------------------------------------- */
@@ -219,8 +262,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_clock_is_monotonic),
         T(test_manual_clock_is_read),
-        T(test_backwards_clock_is_clamped),
+        T(test_backwards_clock),
+        T(test_reordered_readings),
         T(test_jump_by_days),
+        T(test_wild_forward_reading),
         T(test_time_arithmetic_saturates),
         cmocka_unit_test(test_clock_callback_cannot_reenter_its_router),
         cmocka_unit_test(test_clock_callback_may_use_another_router),

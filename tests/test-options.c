@@ -28,7 +28,8 @@ static void test_init_zeroes_and_sets_size(void **state)
     assert_int_equal(o.consecutive_faults, 0);
     assert_int_equal(o.max_attempts, 0);
     assert_int_equal(o.max_routes, 0);
-    assert_int_equal(o.reserved, 0);
+    assert_int_equal(o.detectors_off, 0);
+    assert_int_equal(o.seed, 0);
 }
 
 static void test_null_options_give_defaults(void **state)
@@ -138,16 +139,22 @@ static void test_newer_size_with_set_tail_is_refused(void **state)
     assert_int_equal(fo_router_new(&r, &n.known), FO_EVERSION);
 }
 
-static void test_reserved_must_be_zero(void **state)
+/* A detector bit this library does not know comes from a newer caller. */
+static void test_unknown_detector_is_refused(void **state)
 {
     fo_router_options o;
     fo_router *r = NULL;
 
     (void)state;
     FO_ROUTER_OPTIONS_INIT(&o);
-    o.reserved = 1;
+    o.detectors_off = 0x80000000u;
     assert_int_equal(fo_router_new(&r, &o), FO_EVERSION);
     assert_null(r);
+    o.detectors_off = FO_DETECTOR_CONSECUTIVE | FO_DETECTOR_FAILURE_RATE |
+                      FO_DETECTOR_SLOW_CALLS | FO_DETECTOR_DAMPING |
+                      FO_DETECTOR_RETRY_AFTER;
+    assert_int_equal(fo_router_new(&r, &o), FO_OK);
+    fo_router_free(r);
 }
 
 static void test_bad_sizes_are_refused(void **state)
@@ -195,6 +202,117 @@ static void test_out_of_range_fields(void **state)
     o.max_routes = FO_ROUTES_MAX;
     assert_int_equal(fo_router_new(&r, &o), FO_OK);
     fo_router_free(r);
+}
+
+static void test_health_defaults(void **state)
+{
+    fo_router *r = NULL;
+
+    (void)state;
+    assert_int_equal(fo_router_new(&r, NULL), FO_OK);
+    assert_true(r->cfg.hold_down_ns == FO_DEFAULT_HOLD_DOWN_NS);
+    assert_true(r->cfg.hold_down_max_ns == FO_DEFAULT_HOLD_DOWN_MAX_NS);
+    assert_true(r->cfg.hold_down_decay_ns == FO_DEFAULT_HOLD_DOWN_DECAY_NS);
+    assert_int_equal(r->cfg.hold_down_multiplier_pct,
+                     FO_DEFAULT_HOLD_DOWN_MULTIPLIER_PCT);
+    assert_int_equal(r->cfg.hold_down_jitter_pct, 0);
+    assert_int_equal(r->cfg.trial_successes, FO_DEFAULT_TRIAL_SUCCESSES);
+    assert_int_equal(r->cfg.trial_concurrency, FO_DEFAULT_TRIAL_CONCURRENCY);
+    assert_true(r->cfg.trial_timeout_ns == FO_DEFAULT_TRIAL_TIMEOUT_NS);
+    assert_true(r->cfg.window_ns == FO_DEFAULT_WINDOW_NS);
+    assert_true(r->cfg.bucket_ns == FO_DEFAULT_WINDOW_NS / 12);
+    assert_int_equal(r->cfg.window_min_volume, FO_DEFAULT_WINDOW_MIN_VOLUME);
+    assert_int_equal(r->cfg.failure_rate_pct, FO_DEFAULT_FAILURE_RATE_PCT);
+    assert_int_equal(r->cfg.slow_call_rate_pct, FO_DEFAULT_SLOW_CALL_RATE_PCT);
+    assert_true(r->cfg.slow_call_ns == 0);
+    assert_true(r->cfg.damping_penalty == FO_DEFAULT_DAMPING_PENALTY);
+    assert_true(r->cfg.damping_suppress == FO_DEFAULT_DAMPING_SUPPRESS);
+    assert_true(r->cfg.damping_reuse == FO_DEFAULT_DAMPING_REUSE);
+    assert_true(r->cfg.damping_half_life_ns == FO_DEFAULT_DAMPING_HALF_LIFE_NS);
+    /* ceiling = 750 * 2^(1200 s / 300 s) = 12000 */
+    assert_true(r->cfg.damping_ceiling > 11999.999 &&
+                r->cfg.damping_ceiling < 12000.001);
+    assert_true(r->cfg.retry_after_max_ns == FO_DEFAULT_RETRY_AFTER_MAX_NS);
+    fo_router_free(r);
+}
+
+static int new_with(fo_router_options *o)
+{
+    fo_router *r = NULL;
+    int rc = fo_router_new(&r, o);
+
+    fo_router_free(r);
+    return rc;
+}
+
+static void test_health_ranges(void **state)
+{
+    fo_router_options o;
+
+    (void)state;
+#define EXPECT(field, value, code)                                             \
+    do {                                                                       \
+        FO_ROUTER_OPTIONS_INIT(&o);                                            \
+        o.field = (value);                                                     \
+        assert_int_equal(new_with(&o), (code));                                \
+    } while (0)
+    EXPECT(failure_rate_pct, 101, FO_ERANGE);
+    EXPECT(failure_rate_pct, 100, FO_OK);
+    EXPECT(slow_call_rate_pct, 101, FO_ERANGE);
+    EXPECT(hold_down_jitter_pct, 101, FO_ERANGE);
+    EXPECT(hold_down_jitter_pct, 100, FO_OK);
+    EXPECT(hold_down_multiplier_pct, 99, FO_ERANGE);
+    EXPECT(hold_down_multiplier_pct, 100, FO_OK);
+    EXPECT(hold_down_multiplier_pct, 1000, FO_OK);
+    EXPECT(hold_down_multiplier_pct, 1001, FO_ERANGE);
+    EXPECT(trial_concurrency, FO_MAX_TRIAL_CONCURRENCY + 1, FO_ERANGE);
+    EXPECT(trial_concurrency, FO_MAX_TRIAL_CONCURRENCY, FO_OK);
+    EXPECT(trial_successes, FO_MAX_CONSECUTIVE_FAULTS + 1, FO_ERANGE);
+    /* "Zero" half-life: anything below a second is refused (0 itself
+     * means the default). */
+    EXPECT(damping_half_life_ns, 1, FO_ERANGE);
+    EXPECT(damping_half_life_ns, FO_SECOND_NS - 1, FO_ERANGE);
+    EXPECT(window_ns, FO_SECOND_NS - 1, FO_ERANGE);
+    EXPECT(window_ns, 3601 * FO_SECOND_NS, FO_ERANGE);
+    EXPECT(window_ns, FO_SECOND_NS, FO_OK);
+    EXPECT(slow_call_ns, 3601 * FO_SECOND_NS, FO_ERANGE);
+    EXPECT(trial_timeout_ns, 25 * 3600 * FO_SECOND_NS, FO_ERANGE);
+    EXPECT(retry_after_max_ns, FO_MAX_HOLD_DOWN_NS + 1, FO_ERANGE);
+    EXPECT(damping_penalty, 1000001, FO_ERANGE);
+#undef EXPECT
+}
+
+static void test_inconsistent_thresholds(void **state)
+{
+    fo_router_options o;
+
+    (void)state;
+    FO_ROUTER_OPTIONS_INIT(&o);
+    o.damping_reuse = 3000;
+    o.damping_suppress = 3000;
+    assert_int_equal(new_with(&o), FO_EINVAL); /* reuse == suppress */
+    o.damping_reuse = 3001;
+    assert_int_equal(new_with(&o), FO_EINVAL); /* reuse > suppress */
+    o.damping_reuse = 2999;
+    assert_int_equal(new_with(&o), FO_OK);
+
+    /* A ceiling that never reaches suppress: 750 * 2^(300/300) = 1500. */
+    FO_ROUTER_OPTIONS_INIT(&o);
+    o.damping_max_suppress_ns = o.damping_half_life_ns = 300 * FO_SECOND_NS;
+    assert_int_equal(new_with(&o), FO_EINVAL);
+    o.damping_max_suppress_ns = 600 * FO_SECOND_NS; /* 3000: not above */
+    assert_int_equal(new_with(&o), FO_EINVAL);
+    o.damping_max_suppress_ns = 601 * FO_SECOND_NS;
+    assert_int_equal(new_with(&o), FO_OK);
+
+    FO_ROUTER_OPTIONS_INIT(&o);
+    o.hold_down_ns = 60 * FO_SECOND_NS;
+    o.hold_down_max_ns = 30 * FO_SECOND_NS;
+    assert_int_equal(new_with(&o), FO_EINVAL);
+    /* A first hold-down above the default cap raises the cap with it. */
+    o.hold_down_max_ns = 0;
+    o.hold_down_ns = 600 * FO_SECOND_NS;
+    assert_int_equal(new_with(&o), FO_OK);
 }
 
 static uint64_t fixed_clock(void *userdata)
@@ -296,7 +414,10 @@ int main(void)
         cmocka_unit_test(test_every_historical_size_is_accepted),
         cmocka_unit_test(test_newer_size_with_zero_tail_is_accepted),
         cmocka_unit_test(test_newer_size_with_set_tail_is_refused),
-        cmocka_unit_test(test_reserved_must_be_zero),
+        cmocka_unit_test(test_unknown_detector_is_refused),
+        cmocka_unit_test(test_health_defaults),
+        cmocka_unit_test(test_health_ranges),
+        cmocka_unit_test(test_inconsistent_thresholds),
         cmocka_unit_test(test_bad_sizes_are_refused),
         cmocka_unit_test(test_out_of_range_fields),
         cmocka_unit_test(test_clock_table_versioning),

@@ -2,15 +2,6 @@
  * the attempt context and its limits. */
 #include "internal-helpers.h"
 
-static fo_route_id pick(fo_router *r, fo_attempt *a)
-{
-    fo_route_id id = 12345;
-
-    assert_int_equal(fo_pick_route(r, a, &id), FO_OK);
-    assert_true(id != FO_ROUTE_ID_NONE);
-    return id;
-}
-
 static void test_lowest_priority_value_first(void **state)
 {
     struct fixture *f = *state;
@@ -265,6 +256,75 @@ static void test_removed_route_is_never_picked(void **state)
     }
 }
 
+/* Weight 0 marks a backup-only route: used only when nothing else is. */
+static void test_weight_zero_is_backup_only(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id backup, a, b;
+    fo_attempt at = FO_ATTEMPT_INIT;
+    fo_route_id out;
+
+    assert_int_equal(fo_route_add(f->router, "backup", 1, 0, 0, &backup),
+                     FO_OK);
+    a = add_route(f->router, "a", 1);
+    b = add_route(f->router, "b", 5);
+    assert_true(pick(f->router, NULL) == a);
+    assert_true(pick(f->router, &at) == a);
+    assert_true(pick(f->router, &at) == b);
+    assert_true(pick(f->router, &at) == backup);
+    assert_int_equal(fo_attempt_count(&at), 3);
+    fo_attempt_init(&at);
+    report_n(f->router, a, FO_RESULT_TIMEOUT, 3);
+    report_n(f->router, b, FO_RESULT_TIMEOUT, 3);
+    assert_true(pick(f->router, &at) == backup);
+    assert_int_equal(fo_pick_route(f->router, &at, &out), FO_ENOROUTE);
+}
+
+/* An attempt that remembers FO_ATTEMPT_MAX_ROUTES routes cannot take a
+ * report for another one without losing "once per call": refused. */
+static void test_full_attempt_refuses_new_routes(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id extra;
+    fo_attempt at = FO_ATTEMPT_INIT, copy;
+    char name[8];
+
+    f->opts.max_attempts = FO_ATTEMPT_MAX_ROUTES;
+    fixture_reopen(f);
+    for (unsigned i = 0; i < FO_ATTEMPT_MAX_ROUTES; i++) {
+        snprintf(name, sizeof name, "r%u", i);
+        add_route(f->router, name, i);
+        pick(f->router, &at);
+    }
+    extra = add_route(f->router, "extra", 100);
+    copy = at;
+    assert_rejected(f->router, FO_ELIMIT,
+                    fo_report_result(f->router, extra, FO_RESULT_TIMEOUT, &at));
+    assert_memory_equal(&at, &copy, sizeof at);
+    /* Routes it remembers still report once each. */
+    assert_int_equal(fo_report_result(f->router, fo_attempt_route(&at, 0),
+                                      FO_RESULT_TIMEOUT, &at),
+                     FO_OK);
+}
+
+/* The accessors apply the same checks as the router: a corrupt attempt
+ * reads as empty. */
+static void test_accessors_on_corrupt_attempts(void **state)
+{
+    struct fixture *f = *state;
+    fo_attempt at = FO_ATTEMPT_INIT;
+
+    add_route(f->router, "a", 1);
+    pick(f->router, &at);
+    assert_int_equal(fo_attempt_count(&at), 1);
+    at.fo_private_[2] = 1; /* reserved word */
+    assert_int_equal(fo_attempt_count(&at), 0);
+    assert_true(fo_attempt_route(&at, 0) == FO_ROUTE_ID_NONE);
+    fo_attempt_init(&at);
+    at.fo_private_[1] = 5; /* count without routes */
+    assert_int_equal(fo_attempt_count(&at), 0);
+}
+
 #define T(fn)                                                                  \
     cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
@@ -284,6 +344,9 @@ int main(void)
         T(test_pick_bad_input),
         T(test_empty_router),
         T(test_removed_route_is_never_picked),
+        T(test_weight_zero_is_backup_only),
+        T(test_full_attempt_refuses_new_routes),
+        T(test_accessors_on_corrupt_attempts),
     };
     return cmocka_run_group_tests_name("pick", tests, NULL, NULL);
 }

@@ -174,20 +174,46 @@ static void test_exhausted_generation_retires_slot(void **state)
 {
     struct fixture *f = *state;
     fo_route_id a = add_route(f->router, "a", 1), b;
-    uint32_t index = (uint32_t)(a & 0xffffffffu);
+    uint32_t index = FO__ID_INDEX(a);
 
-    /* Pretend the slot has been reused 2^32 - 2 times. */
-    fo__lock(f->router);
-    f->router->table.slots[index].gen = UINT32_MAX;
-    fo__route_get(f->router, a); /* still the old id: not found now */
-    f->router->table.slots[index].route->id =
-        ((uint64_t)UINT32_MAX << 32) | index;
-    fo__unlock(f->router);
-    a = ((uint64_t)UINT32_MAX << 32) | index;
+    /* Pretend the slot has been reused until its generation ran out. */
+    a = FO__MAKE_ID(FO__ID_GEN_MAX, f->router->id_salt, index);
+    f->router->table.slots[index].gen = FO__ID_GEN_MAX;
+    f->router->table.slots[index].route->id = a;
     assert_int_equal(fo_route_remove(f->router, a), FO_OK);
     b = add_route(f->router, "b", 1);
-    assert_true((uint32_t)(b & 0xffffffffu) != index);
+    assert_true(FO__ID_INDEX(b) != index); /* the slot is retired */
     assert_int_equal(fo_route_remove(f->router, a), FO_ENOENT);
+}
+
+/* An id is a handle inside one router: another router's ids, even for the
+ * same slot and generation, name nothing here. */
+static void test_ids_of_another_router(void **state)
+{
+    struct fixture *f = *state;
+    fo_router *other;
+    fo_route_id mine = add_route(f->router, "campaign-1", 1);
+    fo_route_id theirs;
+    fo_route_state st;
+    char buf[16];
+
+    assert_int_equal(fo_router_new(&other, NULL), FO_OK);
+    assert_int_equal(fo_route_add(other, "campaign-2", 1, 1, 0, &theirs),
+                     FO_OK);
+    assert_true(FO__ID_INDEX(mine) == FO__ID_INDEX(theirs));
+    assert_true(mine != theirs);
+    assert_rejected(
+        f->router, FO_ENOENT,
+        fo_report_result(f->router, theirs, FO_RESULT_TIMEOUT, NULL));
+    assert_rejected(f->router, FO_ENOENT, fo_route_remove(f->router, theirs));
+    assert_rejected(f->router, FO_ENOENT,
+                    fo_route_update(f->router, theirs, 1, 1, 1));
+    assert_rejected(f->router, FO_ENOENT,
+                    fo_route_get_state(f->router, theirs, &st));
+    assert_rejected(f->router, FO_ENOENT,
+                    fo_route_get_name(f->router, theirs, buf, sizeof buf));
+    assert_int_equal(fo_route_get_state(other, mine, &st), FO_ENOENT);
+    fo_router_free(other);
 }
 
 static void test_bad_ids(void **state)
@@ -222,7 +248,8 @@ static void test_get_name_buffer(void **state)
     assert_int_equal(fo_route_get_name(f->router, a, buf, sizeof buf),
                      FO_ERANGE);
     assert_string_equal(buf, "car");
-    assert_int_equal(fo_route_get_name(f->router, a, buf, 8 - 4), FO_ERANGE);
+    assert_int_equal(fo_route_get_name(f->router, a, buf, 1), FO_ERANGE);
+    assert_string_equal(buf, "");
     assert_int_equal(fo_route_get_name(f->router, a, big, 8), FO_OK);
     assert_string_equal(big, "carrier");
     assert_int_equal(fo_route_get_name(f->router, a, big, 7), FO_ERANGE);
@@ -357,6 +384,50 @@ static void test_many_routes(void **state)
     }
 }
 
+/* The selection order is kept sorted through adds, priority changes and
+ * removals, without ever sorting (no allocation on the pick path). */
+static void test_order_stays_sorted(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 600 };
+    fo_route_id ids[N];
+    uint32_t x = 99;
+    char name[16];
+
+    for (int i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u;
+        snprintf(name, sizeof name, "r%d", i);
+        assert_int_equal(
+            fo_route_add(f->router, name, (x >> 16) % 50, 1, 0, &ids[i]),
+            FO_OK);
+    }
+    for (int round = 0; round < 3 * N; round++) {
+        const struct fo__table *t = &f->router->table;
+        int i = (int)((x >> 8) % N);
+
+        x = x * 1103515245u + 12345u;
+        if (round % 3 == 0 && ids[i] != FO_ROUTE_ID_NONE) {
+            assert_int_equal(fo_route_remove(f->router, ids[i]), FO_OK);
+            ids[i] = FO_ROUTE_ID_NONE;
+        } else if (ids[i] != FO_ROUTE_ID_NONE) {
+            assert_int_equal(
+                fo_route_update(f->router, ids[i], (x >> 16) % 50, 1, 0),
+                FO_OK);
+        } else {
+            snprintf(name, sizeof name, "r%d", i);
+            assert_int_equal(
+                fo_route_add(f->router, name, (x >> 16) % 50, 1, 0, &ids[i]),
+                FO_OK);
+        }
+        for (uint32_t k = 1; k < t->count; k++) {
+            const struct fo__route *p = t->order[k - 1], *q = t->order[k];
+
+            assert_true(p->priority < q->priority ||
+                        (p->priority == q->priority && p->seq < q->seq));
+        }
+    }
+}
+
 #define T(fn)                                                                  \
     cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
@@ -371,6 +442,8 @@ int main(void)
         T(test_remove_kills_the_id_forever),
         T(test_ids_never_repeat_under_churn),
         T(test_exhausted_generation_retires_slot),
+        T(test_ids_of_another_router),
+        T(test_order_stays_sorted),
         T(test_bad_ids),
         T(test_get_name_buffer),
         T(test_lookup_and_state_bad_input),

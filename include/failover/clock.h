@@ -17,10 +17,12 @@ FO_BEGIN_DECLS
  * @brief Returns the current time in nanoseconds on a monotonic scale.
  *
  * The origin is arbitrary; only differences matter. The router reads the
- * clock once per public call, outside its locks. A value smaller than one
- * seen before is treated as the earlier value (time never goes backwards
- * inside a router). The callback must not call into the router whose
- * clock it is: such calls return FO_EBUSY.
+ * clock once per public call, outside its locks, and advances its own time
+ * by the clock's forward steps: a step back (more than a second) is
+ * ignored, so time inside a router never goes backwards and never stands
+ * still waiting for the clock to catch up, and a single forward step
+ * counts for at most 30 days. The callback must not call into the router
+ * whose clock it is: such calls return FO_EBUSY.
  *
  * @param[in] userdata The pointer registered with the callback.
  * @return Nanoseconds.
@@ -61,8 +63,9 @@ FO_API uint64_t fo_clock_monotonic_ns(void);
 /**
  * @brief Reads the router's clock as the router sees it.
  *
- * The value is clamped so it never goes below a value the router has
- * already seen. Useful to compute deadlines on the router's time base.
+ * Router time starts at the clock's first reading and advances by its
+ * forward steps (see fo_clock_now_cb), so it never goes backwards. Useful
+ * to compute deadlines on the router's time base.
  *
  * @param[in]  router The router.
  * @param[out] out    The time in nanoseconds.

@@ -52,6 +52,11 @@ typedef struct fo_router fo_router;
  */
 typedef uint64_t fo_route_id;
 
+/** One second in the library's time unit (nanoseconds). */
+#define FO_SECOND_NS 1000000000ull
+/** One millisecond in nanoseconds. */
+#define FO_MILLISECOND_NS 1000000ull
+
 /** The value of an fo_route_id that names no route. */
 #define FO_ROUTE_ID_NONE ((fo_route_id)0)
 

@@ -36,6 +36,7 @@
 #include <failover/router.h>
 #include <failover/route.h>
 #include <failover/result.h>
+#include <failover/health.h>
 #include <failover/attempt.h>
 
 #endif /* FAILOVER_FAILOVER_H */

@@ -20,16 +20,45 @@ FO_BEGIN_DECLS
 #define FO_WEIGHT_MAX 1000000u
 
 /**
- * @brief The health state of a route.
+ * @brief The state of a route, as a pick sees it.
  *
- * Values are pinned; new states are appended.
+ * The health states (UP, EJECTED, TRIAL) come from the results, probes and
+ * signals the router receives. SUPPRESSED (flap damping) overlays them, and
+ * the operator's states (DISABLED, DRAINING, DRILL) override everything:
+ * while one of them holds, health is still tracked underneath and shows
+ * again when it ends. Values are pinned; new states are appended.
  */
 typedef enum fo_route_state {
     /** In service: eligible for picks. */
     FO_STATE_UP = 0,
     /** Taken out by its failures until its hold-down ends. */
-    FO_STATE_EJECTED = 1
+    FO_STATE_EJECTED = 1,
+    /** Half-open: a bounded number of trial attempts decide whether it
+     *  returns to UP or is ejected again with a longer hold-down. */
+    FO_STATE_TRIAL = 2,
+    /** Flap damping: kept out while its penalty decays. */
+    FO_STATE_SUPPRESSED = 3,
+    /** Taken out by the operator until enabled again. */
+    FO_STATE_DISABLED = 4,
+    /** Taking no new calls on the operator's request; calls in flight
+     *  still report. */
+    FO_STATE_DRAINING = 5,
+    /** Taken out on purpose for a set time, to prove the backups carry
+     *  the load; returns by itself. */
+    FO_STATE_DRILL = 6
 } fo_route_state;
+
+/**
+ * @brief The operator's setting for a route (see fo_route_set_admin()).
+ */
+typedef enum fo_admin {
+    /** Normal: health decides. */
+    FO_ADMIN_ENABLED = 0,
+    /** No new calls; in-flight calls may finish and report. */
+    FO_ADMIN_DRAINING = 1,
+    /** Out of service. */
+    FO_ADMIN_DISABLED = 2
+} fo_admin;
 
 /**
  * @brief Adds a route.
@@ -167,6 +196,54 @@ FO_API int fo_route_get_name(fo_router *router, fo_route_id route, char *buf,
  */
 FO_API int fo_route_get_state(fo_router *router, fo_route_id route,
                               fo_route_state *out);
+
+/**
+ * @brief Sets the operator's state of a route.
+ *
+ * DISABLED and DRAINING take the route out of selection until it is
+ * ENABLED again; its health keeps being tracked meanwhile. These states
+ * are never limited by the library's own guards.
+ *
+ * @param[in] router The router.
+ * @param[in] route  The route.
+ * @param[in] admin  The new setting.
+ * @return FO_OK.
+ * @retval FO_EINVAL router is NULL or admin is not an fo_admin value.
+ * @retval FO_ENOENT route is not a route of this router.
+ * @retval FO_EBUSY  called from inside this router's clock or allocator
+ *                   callback.
+ * @since 0.1
+ * Thread safety: MT-Safe.
+ * Callback-safe: yes, except from the router's clock or allocator.
+ * Allocation: none.
+ */
+FO_API int fo_route_set_admin(fo_router *router, fo_route_id route,
+                              fo_admin admin);
+
+/**
+ * @brief Takes a route out on purpose for a while: a failover drill.
+ *
+ * Operators use a drill to test in daylight that the backups pick up the
+ * load. The route is in FO_STATE_DRILL until duration_ns has passed on the
+ * router's clock, then returns by itself to whatever its health is.
+ * Calling again replaces the end time; a duration of 0 ends the drill now.
+ *
+ * @param[in] router      The router.
+ * @param[in] route       The route.
+ * @param[in] duration_ns How long, at most one day; 0 ends a drill.
+ * @return FO_OK.
+ * @retval FO_EINVAL router is NULL.
+ * @retval FO_ENOENT route is not a route of this router.
+ * @retval FO_ERANGE duration_ns is longer than one day.
+ * @retval FO_EBUSY  called from inside this router's clock or allocator
+ *                   callback.
+ * @since 0.1
+ * Thread safety: MT-Safe.
+ * Callback-safe: yes, except from the router's clock or allocator.
+ * Allocation: none.
+ */
+FO_API int fo_route_drill(fo_router *router, fo_route_id route,
+                          uint64_t duration_ns);
 
 /**
  * @brief The name of a route state, e.g. "UP".

@@ -2,9 +2,10 @@
 #include <failover/common.h>
 
 /**
- * @brief Documented, but says nothing about threads or versions.
+ * @brief Documented, but says nothing about threads, versions, its
+ * parameter or its errors.
  * @return 0.
  */
-FO_API int fo_undocumented_contract(void);
+FO_API int fo_undocumented_contract(int count);
 
 FO_API int fo_no_comment_at_all(void);

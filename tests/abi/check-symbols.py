@@ -3,13 +3,16 @@
 
 Usage: check-symbols.py LIBRARY.so MAPFILE HEADER...
 
-Fails (exit 1) when a symbol is exported but not in the version script, is
-in the version script but not declared FO_API in a public header, or is
-declared FO_API but not exported.
+Fails with exit status 3 when a symbol is exported but not in the version
+script, is in the version script but not declared FO_API in a public
+header, or is declared FO_API but not exported. (Any other non-zero status
+means the checker itself failed.)
 """
 import re
 import subprocess
 import sys
+
+MISMATCH = 3
 
 
 def exported(lib):
@@ -75,7 +78,7 @@ def main():
         ok = False
     n = len(sets["exported by the library"])
     print(f"{n} symbols checked: {'ok' if ok else 'MISMATCH'}")
-    return 0 if ok else 1
+    return 0 if ok else MISMATCH
 
 
 if __name__ == "__main__":

@@ -1,0 +1,273 @@
+/*
+ * The sliding failure window and the two rate detectors that read it:
+ * failure rate and slow-call rate, each at the edges of its minimum volume
+ * and threshold; buckets sliding out of the window.
+ */
+#include "internal-helpers.h"
+
+#define BUCKET (FO_DEFAULT_WINDOW_NS / 12)
+
+static struct fo__health *health_of(struct fixture *f, fo_route_id id)
+{
+    return &fo__route_get(f->router, id)->health;
+}
+
+/* Only the rate detectors, so runs of faults do not eject first. */
+static int rate_setup(void **state)
+{
+    struct fixture *f = test_malloc(sizeof *f);
+
+    fixture_prepare(f);
+    f->opts.detectors_off = FO_DETECTOR_CONSECUTIVE;
+    fixture_open(f);
+    *state = f;
+    return 0;
+}
+
+/* ---- the window itself ------------------------------------------------- */
+
+static void test_window_sums_and_slides(void **state)
+{
+    struct fo__window w;
+    const uint64_t b = 5 * SEC;
+
+    (void)state;
+    memset(&w, 0, sizeof w);
+    fo__window_add(&w, 1000 * SEC, b, true, false, false);
+    fo__window_add(&w, 1000 * SEC, b, false, true, true);
+    assert_true(w.volume == 2 && w.faults == 1 && w.timed == 1 && w.slow == 1);
+    /* 11 buckets later both are still in the 60 s window. */
+    fo__window_add(&w, 1055 * SEC, b, false, false, false);
+    assert_true(w.volume == 3 && w.faults == 1);
+    /* The 12th bucket after the first pushes it out. */
+    fo__window_advance(&w, 1060 * SEC, b);
+    assert_true(w.volume == 1 && w.faults == 0 && w.timed == 0 && w.slow == 0);
+    /* Time inside the same bucket, or earlier, changes nothing. */
+    fo__window_advance(&w, 1059 * SEC, b);
+    assert_true(w.volume == 1);
+    /* A gap longer than the window clears it. */
+    fo__window_advance(&w, 5000 * SEC, b);
+    assert_true(w.volume == 0);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(w.b[i].volume, 0);
+}
+
+static void test_window_sums_match_buckets(void **state)
+{
+    struct fo__window w;
+    uint32_t x = 12345;
+
+    (void)state;
+    memset(&w, 0, sizeof w);
+    for (uint64_t t = 0; t < 100000; t++) {
+        uint64_t vol = 0, fl = 0;
+
+        x = x * 1103515245u + 12345u;
+        fo__window_add(&w, t * 397 * MSEC, 5 * SEC, (x >> 16) % 3 == 0, false,
+                       false);
+        for (int i = 0; i < 12; i++) {
+            vol += w.b[i].volume;
+            fl += w.b[i].faults;
+        }
+        assert_true(vol == w.volume && fl == w.faults);
+    }
+}
+
+/* ---- failure rate -------------------------------------------------------- */
+
+/* volume - 1 attempts cannot decide, however bad; the volume-th can. */
+static void test_failure_rate_minimum_volume(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+    char text[FO_REASON_TEXT_MAX];
+
+    report_n(f->router, r, FO_RESULT_TIMEOUT, FO_DEFAULT_WINDOW_MIN_VOLUME - 1);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    report_n(f->router, r, FO_RESULT_TIMEOUT, 1);
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+    assert_int_equal(route_reason(f->router, r, text, sizeof text),
+                     FO_REASON_FAILURE_RATE);
+    assert_string_equal(
+        text, "failure rate 100% >= 25% over 60 s, 20 attempts; out for 15 s");
+}
+
+/* 100 attempts: 24 faults stay, the 25th ejects (25% >= 25%). */
+static void test_failure_rate_threshold(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+    char text[FO_REASON_TEXT_MAX];
+
+    report_n(f->router, r, FO_RESULT_SUCCESS, 75);
+    for (int i = 0; i < 24; i++) {
+        report_n(f->router, r, FO_RESULT_CONGESTION, 1);
+        assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    }
+    /* 24 of 99: still below. */
+    report_n(f->router, r, FO_RESULT_CONGESTION, 1);
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+    route_reason(f->router, r, text, sizeof text);
+    assert_string_equal(
+        text, "failure rate 25% >= 25% over 60 s, 100 attempts; out for 15 s");
+}
+
+/* k faults in 4k + 1 attempts is below 25% at every step; one more fault
+ * crosses it. */
+static void test_failure_rate_just_below(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+
+    report_n(f->router, r, FO_RESULT_SUCCESS, 1);
+    for (int k = 0; k < 249; k++) {
+        report_n(f->router, r, FO_RESULT_BUSY, 3);
+        report_n(f->router, r, FO_RESULT_TIMEOUT, 1);
+        assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    }
+    assert_true(health_of(f, r)->window.faults == 249);
+    assert_true(health_of(f, r)->window.volume == 997);
+    report_n(f->router, r, FO_RESULT_TIMEOUT, 1); /* 250 / 998 */
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+}
+
+static void test_failure_rate_configured(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r;
+
+    f->opts.failure_rate_pct = 50;
+    f->opts.window_min_volume = 4;
+    fixture_reopen(f);
+    r = add_route(f->router, "r", 1);
+    report_n(f->router, r, FO_RESULT_SUCCESS, 1);
+    report_n(f->router, r, FO_RESULT_TIMEOUT, 1);
+    report_n(f->router, r, FO_RESULT_SUCCESS, 1);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP); /* volume 3 */
+    report_n(f->router, r, FO_RESULT_TIMEOUT, 1);             /* 2 of 4 */
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+}
+
+/* Faults that slid out of the window no longer count. */
+static void test_old_faults_slide_out(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+
+    report_n(f->router, r, FO_RESULT_TIMEOUT, 10);
+    advance(f, FO_DEFAULT_WINDOW_NS + BUCKET);
+    report_n(f->router, r, FO_RESULT_SUCCESS, 30);
+    report_n(f->router, r, FO_RESULT_TIMEOUT, 9); /* 9 of 39 = 23% */
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    assert_true(health_of(f, r)->window.faults == 9);
+    /* Had the old ten still counted, 19 of 49 would have ejected. */
+}
+
+static void test_failure_rate_off(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r;
+
+    f->opts.detectors_off = FO_DETECTOR_CONSECUTIVE | FO_DETECTOR_FAILURE_RATE;
+    fixture_reopen(f);
+    r = add_route(f->router, "r", 1);
+    report_n(f->router, r, FO_RESULT_TIMEOUT, 500);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+}
+
+/* ---- slow calls ---------------------------------------------------------- */
+
+static void test_slow_calls_off_by_default(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+
+    for (int i = 0; i < 100; i++)
+        report_ex(f->router, r, FO_RESULT_SUCCESS, 60 * SEC, 0);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    assert_true(health_of(f, r)->window.slow == 0);
+    assert_true(health_of(f, r)->window.timed == 100);
+}
+
+static void test_slow_call_rate_edges(void **state)
+{
+    struct fixture *f = *state;
+    char text[FO_REASON_TEXT_MAX];
+    fo_route_id r;
+
+    f->opts.slow_call_ns = 8 * SEC;
+    fixture_reopen(f);
+    r = add_route(f->router, "r", 1);
+    /* Untimed attempts are not part of the slow-call rate. */
+    report_n(f->router, r, FO_RESULT_SUCCESS, 50);
+    /* 19 timed attempts, all slow: below the minimum volume. */
+    for (int i = 0; i < 19; i++)
+        report_ex(f->router, r, FO_RESULT_SUCCESS, 8 * SEC, 0);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    /* Just under the threshold is not slow. */
+    report_ex(f->router, r, FO_RESULT_SUCCESS, 8 * SEC - 1, 0);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    assert_true(health_of(f, r)->window.slow == 19);
+    /* The 20th slow one of 21 timed: 90% >= 50%. */
+    report_ex(f->router, r, FO_RESULT_BUSY, 9 * SEC, 0);
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+    assert_int_equal(route_reason(f->router, r, text, sizeof text),
+                     FO_REASON_SLOW_CALLS);
+    assert_string_equal(text, "slow calls 95% >= 50% (latency >= 8 s) over "
+                              "60 s, 21 attempts; out for 15 s");
+}
+
+static void test_slow_call_rate_threshold(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r;
+
+    f->opts.slow_call_ns = 5 * SEC;
+    f->opts.slow_call_rate_pct = 50;
+    fixture_reopen(f);
+    r = add_route(f->router, "r", 1);
+    for (int i = 0; i < 51; i++)
+        report_ex(f->router, r, FO_RESULT_SUCCESS, 2 * SEC, 0);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+        report_ex(f->router, r, FO_RESULT_SUCCESS, 6 * SEC, 0);
+    }
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP); /* 50/101 */
+    report_ex(f->router, r, FO_RESULT_SUCCESS, 6 * SEC, 0);   /* 51/102 */
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+}
+
+static void test_slow_calls_detector_off(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r;
+
+    f->opts.slow_call_ns = SEC;
+    f->opts.detectors_off = FO_DETECTOR_SLOW_CALLS;
+    fixture_reopen(f);
+    r = add_route(f->router, "r", 1);
+    for (int i = 0; i < 100; i++)
+        report_ex(f->router, r, FO_RESULT_SUCCESS, 10 * SEC, 0);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, rate_setup, fixture_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_window_sums_and_slides),
+        cmocka_unit_test(test_window_sums_match_buckets),
+        T(test_failure_rate_minimum_volume),
+        T(test_failure_rate_threshold),
+        T(test_failure_rate_just_below),
+        T(test_failure_rate_configured),
+        T(test_old_faults_slide_out),
+        T(test_failure_rate_off),
+        T(test_slow_calls_off_by_default),
+        T(test_slow_call_rate_edges),
+        T(test_slow_call_rate_threshold),
+        T(test_slow_calls_detector_off),
+    };
+    return cmocka_run_group_tests_name("window", tests, NULL, NULL);
+}
