@@ -639,6 +639,12 @@ static void test_disabled_and_draining(void **state)
     assert_int_equal(health_of(f, a)->health, FO_STATE_EJECTED);
     fo_route_set_admin(f->router, a, FO_ADMIN_DRAINING);
     assert_int_equal(route_state(f->router, a), FO_STATE_DRAINING);
+    assert_int_equal(route_reason(f->router, a, text, sizeof text),
+                     FO_REASON_DRAINING);
+    assert_string_equal(text, "draining on the operator's request");
+    /* Calls in flight still report while draining. */
+    report_n(f->router, a, FO_RESULT_SUCCESS, 1);
+    assert_true(fo__route_get(f->router, a)->counters.results[1] == 1);
     assert_true(pick(f->router, NULL) == b);
     fo_route_set_admin(f->router, a, FO_ADMIN_ENABLED);
     assert_int_equal(route_state(f->router, a), FO_STATE_EJECTED);

@@ -121,10 +121,52 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/* The operator and the embedder's signals, concurrently with the calls. */
+static void *operator_main(void *arg)
+{
+    (void)arg;
+    for (int it = 0; it < ITERATIONS / 8; it++) {
+        fo_route_id id = stable[it % NSTABLE];
+        fo_result res;
+
+        switch (it % 7) {
+        case 0:
+            check(fo_route_signal(router, id, FO_SIGNAL_KEEPALIVE_LOST) ==
+                  FO_OK);
+            break;
+        case 1:
+            check(fo_route_signal(router, id, FO_SIGNAL_KEEPALIVE_RESTORED) ==
+                  FO_OK);
+            break;
+        case 2:
+            check(fo_route_drill(router, id, 1 * MSEC) == FO_OK);
+            break;
+        case 3:
+            check(fo_route_set_admin(router, id, FO_ADMIN_DRAINING) == FO_OK);
+            break;
+        case 4:
+            check(fo_route_set_admin(router, id, FO_ADMIN_ENABLED) == FO_OK);
+            break;
+        case 5:
+            check(fo_router_set_result_class(router, FO_RESULT_DECLINED,
+                                             it % 2 ? FO_CLASS_CALLEE
+                                                    : FO_CLASS_ROUTE_FAULT) ==
+                  FO_OK);
+            break;
+        default:
+            check(fo_router_result_from_sip(router, 503, 0, &res) == FO_OK);
+            check(fo_router_set_sip_result(router, 403, FO_RESULT_DECLINED) ==
+                  FO_OK);
+            break;
+        }
+    }
+    return NULL;
+}
+
 static void test_concurrent_use(void **state)
 {
     fo_router_options o;
-    pthread_t workers[NWORKERS], churn, reader;
+    pthread_t workers[NWORKERS], churn, reader, op;
     struct worker *w = test_calloc(NWORKERS, sizeof *w);
     char name[16];
 
@@ -145,10 +187,12 @@ static void test_concurrent_use(void **state)
     }
     assert_int_equal(pthread_create(&churn, NULL, churn_main, NULL), 0);
     assert_int_equal(pthread_create(&reader, NULL, reader_main, NULL), 0);
+    assert_int_equal(pthread_create(&op, NULL, operator_main, NULL), 0);
     for (int i = 0; i < NWORKERS; i++)
         pthread_join(workers[i], NULL);
     pthread_join(churn, NULL);
     pthread_join(reader, NULL);
+    pthread_join(op, NULL);
 
     assert_false(atomic_load(&failed));
 
@@ -166,7 +210,7 @@ static void test_concurrent_use(void **state)
                 sum += w[k].reported[i][res];
             assert_true(rt->counters.results[res] == sum);
         }
-        assert_true(rt->health.state <= FO_STATE_SUPPRESSED);
+        assert_true(rt->health.state <= FO_STATE_DRILL);
         fo__unlock(router);
     }
     /* Every churn route is gone. */
