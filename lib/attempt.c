@@ -29,7 +29,7 @@ int fo__attempt_check(const fo_attempt *a, const fo_router *router)
         return FO_EINVAL;
     if (count < 32 && (reported >> count) != 0)
         return FO_EINVAL;
-    if (w[2] != 0 || w[3] != 0)
+    if (w[3] != 0)
         return FO_EINVAL;
     if (count != 0 && w[FO__ATT_TAG] == 0)
         return FO_EINVAL;
@@ -104,6 +104,15 @@ int fo_attempt_init(fo_attempt *attempt)
     if (attempt == NULL)
         return FO_EINVAL;
     memset(attempt, 0, sizeof *attempt);
+    return FO_OK;
+}
+
+int fo_attempt_init_plan(fo_attempt *attempt, fo_plan_id plan)
+{
+    if (attempt == NULL)
+        return FO_EINVAL;
+    memset(attempt, 0, sizeof *attempt);
+    attempt->fo_private_[FO__ATT_PLAN] = plan;
     return FO_OK;
 }
 

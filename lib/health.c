@@ -125,6 +125,13 @@ static bool commit(struct fo__health *h, const struct fo__config *c,
     fo_route_state eff = effective(h);
     bool changed = eff != (fo_route_state)h->state;
 
+    explain = explain || ch->explain;
+    if (changed) {
+        /* Back in service after being out: ramp up (slow start). */
+        h->ramp_since_ns = eff == FO_STATE_UP && c->slow_start_ns != 0
+                               ? (now != 0 ? now : 1)
+                               : 0;
+    }
     h->next_event_ns = next_event(h, c);
     if (changed || (explain && ch->reason != FO_REASON_NONE)) {
         h->reason = (uint8_t)ch->reason;
@@ -217,6 +224,7 @@ static void eject(struct fo__health *h, fo_router *r, uint64_t now,
         fo__format_duration(dur, sizeof dur, hold);
         why(ch, (fo_reason)ch->reason, "out for %s", dur);
     }
+    h->guarded = false;
     if (h->level < 64)
         h->level++;
     if (h->ejections < UINT32_MAX)
@@ -302,30 +310,53 @@ bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now)
     if (now < h->next_event_ns)
         return false;
     ch.reason = FO_REASON_NONE;
+    ch.explain = false;
     ch.text[0] = '\0';
     apply_time(h, r, now, &ch);
     return commit(h, &r->cfg, &ch, false, now);
 }
 
-static void report_up(struct fo__health *h, fo_router *r,
+/* A passive detector fired: eject, unless a guard keeps the route. */
+static void passive_eject(struct fo__route *rt, fo_router *r, uint64_t now,
+                          fo_reason reason, const char *detail,
+                          struct fo__change *ch)
+{
+    struct fo__health *h = &rt->health;
+    char guard[FO_REASON_TEXT_MAX];
+    fo_reason kept = fo__guard_check(r, rt, now, guard, sizeof guard);
+
+    if (kept != FO_REASON_NONE) {
+        h->guarded = true;
+        ch->explain = true;
+        why(ch, kept, "%s; %s", detail, guard);
+        return;
+    }
+    why(ch, reason, "%s", detail);
+    eject(h, r, now, 0, FO__HOLD_TIMED, ch);
+}
+
+static void report_up(struct fo__route *rt, fo_router *r,
                       const struct fo__outcome *o, uint64_t now,
                       struct fo__change *ch)
 {
+    struct fo__health *h = &rt->health;
     const struct fo__config *c = &r->cfg;
     const struct fo__window *w = &h->window;
     bool fault = o->cls == FO_CLASS_ROUTE_FAULT;
     bool timed = o->latency_ns != 0;
     bool slow =
         timed && c->slow_call_ns != 0 && o->latency_ns >= c->slow_call_ns;
-    char dur[32], dur2[32];
+    char detail[FO_REASON_TEXT_MAX], dur[32], dur2[32];
 
     fo__window_add(&h->window, now, c->bucket_ns, fault, timed, slow);
     if (!fault) {
         h->consecutive_faults = 0;
+        h->guarded = false;
     } else {
         if (h->consecutive_faults < UINT32_MAX)
             h->consecutive_faults++;
         if (o->retry_after_ns != 0 && detector_on(c, FO_DETECTOR_RETRY_AFTER)) {
+            /* The carrier's own word: no guard holds it back. */
             uint64_t ra = min64(o->retry_after_ns, c->retry_after_max_ns);
 
             fo__format_duration(dur, sizeof dur, ra);
@@ -336,22 +367,22 @@ static void report_up(struct fo__health *h, fo_router *r,
         }
         if (detector_on(c, FO_DETECTOR_CONSECUTIVE) &&
             h->consecutive_faults >= c->consecutive_faults) {
-            why(ch, FO_REASON_CONSECUTIVE_FAULTS,
-                "%u consecutive route faults (last %s)",
+            snprintf(
+                detail, sizeof detail, "%u consecutive route faults (last %s)",
                 (unsigned)h->consecutive_faults, fo_result_name(o->result));
-            eject(h, r, now, 0, FO__HOLD_TIMED, ch);
+            passive_eject(rt, r, now, FO_REASON_CONSECUTIVE_FAULTS, detail, ch);
             return;
         }
         if (detector_on(c, FO_DETECTOR_FAILURE_RATE) &&
             w->volume >= c->window_min_volume &&
             w->faults * 100 >= (uint64_t)c->failure_rate_pct * w->volume) {
             fo__format_duration(dur, sizeof dur, c->window_ns);
-            why(ch, FO_REASON_FAILURE_RATE,
-                "failure rate %u%% >= %u%% over %s, %llu attempts",
-                (unsigned)(w->faults * 100 / w->volume),
-                (unsigned)c->failure_rate_pct, dur,
-                (unsigned long long)w->volume);
-            eject(h, r, now, 0, FO__HOLD_TIMED, ch);
+            snprintf(detail, sizeof detail,
+                     "failure rate %u%% >= %u%% over %s, %llu attempts",
+                     (unsigned)(w->faults * 100 / w->volume),
+                     (unsigned)c->failure_rate_pct, dur,
+                     (unsigned long long)w->volume);
+            passive_eject(rt, r, now, FO_REASON_FAILURE_RATE, detail, ch);
             return;
         }
     }
@@ -360,12 +391,13 @@ static void report_up(struct fo__health *h, fo_router *r,
         w->slow * 100 >= (uint64_t)c->slow_call_rate_pct * w->timed) {
         fo__format_duration(dur, sizeof dur, c->slow_call_ns);
         fo__format_duration(dur2, sizeof dur2, c->window_ns);
-        why(ch, FO_REASON_SLOW_CALLS,
-            "slow calls %u%% >= %u%% (latency >= %s) over %s, %llu attempts",
-            (unsigned)(w->slow * 100 / w->timed),
-            (unsigned)c->slow_call_rate_pct, dur, dur2,
-            (unsigned long long)w->timed);
-        eject(h, r, now, 0, FO__HOLD_TIMED, ch);
+        snprintf(detail, sizeof detail,
+                 "slow calls %u%% >= %u%% (latency >= %s) over %s, %llu "
+                 "attempts",
+                 (unsigned)(w->slow * 100 / w->timed),
+                 (unsigned)c->slow_call_rate_pct, dur, dur2,
+                 (unsigned long long)w->timed);
+        passive_eject(rt, r, now, FO_REASON_SLOW_CALLS, detail, ch);
     }
 }
 
@@ -399,14 +431,24 @@ static void report_trial(struct fo__health *h, fo_router *r,
     }
 }
 
-bool fo__health_report(struct fo__health *h, fo_router *r,
+bool fo__health_report(struct fo__route *rt, fo_router *r,
                        const struct fo__outcome *o, uint64_t now)
 {
+    struct fo__health *h = &rt->health;
     const struct fo__config *c = &r->cfg;
     bool changed = fo__health_refresh(h, r, now);
     struct fo__change ch;
 
+    /* What the guards look at: when each route last failed and worked. */
+    if (o->cls == FO_CLASS_ROUTE_FAULT) {
+        rt->last_fault_ns = now;
+    } else if (o->cls != FO_CLASS_NEUTRAL) {
+        rt->last_ok_ns = now;
+        r->local_fault_seen_ns = 0;
+    }
+
     ch.reason = FO_REASON_NONE;
+    ch.explain = false;
     ch.text[0] = '\0';
     if (h->health == FO_STATE_TRIAL && o->evidence != FO__EVIDENCE_STALE)
         release_slot(h, o->trial_slot);
@@ -415,7 +457,7 @@ bool fo__health_report(struct fo__health *h, fo_router *r,
 
     switch (h->health) {
     case FO_STATE_UP:
-        report_up(h, r, o, now, &ch);
+        report_up(rt, r, o, now, &ch);
         break;
     case FO_STATE_TRIAL:
         /* A call placed before the route went out says nothing about
@@ -451,6 +493,7 @@ bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
     struct fo__change ch;
 
     ch.reason = FO_REASON_NONE;
+    ch.explain = false;
     ch.text[0] = '\0';
     switch (sig) {
     case FO_SIGNAL_REGISTRATION_LOST:
@@ -502,6 +545,7 @@ bool fo__health_set_admin(struct fo__health *h, fo_router *r, fo_admin admin,
     struct fo__change ch;
 
     ch.reason = FO_REASON_NONE;
+    ch.explain = false;
     ch.text[0] = '\0';
     if (admin != (fo_admin)h->admin) {
         h->admin = (uint8_t)admin;
@@ -523,6 +567,7 @@ bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
     char dur[32];
 
     ch.reason = FO_REASON_NONE;
+    ch.explain = false;
     ch.text[0] = '\0';
     if (duration_ns == 0) {
         if (h->drill_until_ns != 0) {

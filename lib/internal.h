@@ -59,6 +59,13 @@ struct fo__config {
     uint64_t retry_after_max_ns;
     uint32_t detectors_off;
     uint64_t seed;
+    uint32_t policy;
+    uint32_t panic;
+    uint32_t max_ejected_pct;
+    uint32_t guards_off;
+    uint64_t local_fault_window_ns;
+    uint64_t slow_start_ns; /* 0 = off */
+    uint32_t slow_start_floor_pct;
 };
 
 /* Validates opts (NULL = defaults) and resolves the effective settings. */
@@ -210,6 +217,8 @@ struct fo__health {
     uint64_t level_since_ns;     /* decay of level counts from here */
     uint64_t drill_until_ns;     /* 0 = no drill */
     uint64_t next_event_ns;      /* earliest time-driven change */
+    uint64_t ramp_since_ns;      /* slow start began; 0 = not ramping */
+    bool guarded;                /* failing, kept in service by a guard */
     uint64_t trial_deadline_ns[FO_MAX_TRIAL_CONCURRENCY]; /* 0 = free */
     struct fo__damping damp;
     struct fo__window window;
@@ -235,6 +244,7 @@ struct fo__outcome {
 /* What changed, and why, while one public call ran. */
 struct fo__change {
     fo_reason reason;
+    bool explain; /* update the explanation even if the state stays */
     char text[FO_REASON_TEXT_MAX];
 };
 
@@ -242,7 +252,8 @@ void fo__health_init(struct fo__health *h, uint64_t now);
 /* Applies time-driven changes due by now; true if the state changed. */
 bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now);
 /* Feeds one result; true if the state changed. */
-bool fo__health_report(struct fo__health *h, fo_router *r,
+struct fo__route;
+bool fo__health_report(struct fo__route *rt, fo_router *r,
                        const struct fo__outcome *o, uint64_t now);
 bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
                        uint64_t now);
@@ -267,6 +278,87 @@ static inline bool fo__health_pickable(const struct fo__health *h,
  * its index. */
 int fo__health_take_slot(struct fo__health *h, fo_router *r, uint64_t now);
 
+/* ---- handle tables (table.c) ------------------------------------------ */
+
+/*
+ * Routes and plans live in tables of slots and are named by 64-bit ids:
+ *   bit 63     kind (0 route, 1 plan)
+ *   bits 44-62 generation of the slot: grows every time the slot is reused,
+ *              so an id is never given twice; an exhausted slot is retired
+ *   bits 24-43 the router's salt: an id of one router is not an id of
+ *              another (up to 2^20 routers in a process, then salts repeat)
+ *   bits 0-23  slot index
+ */
+#define FO__ID_INDEX_BITS 24
+#define FO__ID_SALT_BITS  20
+#define FO__ID_GEN_SHIFT  (FO__ID_INDEX_BITS + FO__ID_SALT_BITS)
+#define FO__ID_GEN_MAX    ((1u << 19) - 1)
+#define FO__ID_KIND_PLAN  (1ull << 63)
+#define FO__ID_INDEX(id)  ((uint32_t)((id) & ((1u << FO__ID_INDEX_BITS) - 1)))
+#define FO__ID_SALT(id)                                                        \
+    ((uint32_t)(((id) >> FO__ID_INDEX_BITS) & ((1u << FO__ID_SALT_BITS) - 1)))
+#define FO__ID_GEN(id) ((uint32_t)(((id) >> FO__ID_GEN_SHIFT) & FO__ID_GEN_MAX))
+#define FO__MAKE_ID(gen, salt, index)                                          \
+    (((uint64_t)(gen) << FO__ID_GEN_SHIFT) |                                   \
+     ((uint64_t)(salt) << FO__ID_INDEX_BITS) | (uint64_t)(index))
+
+struct fo__slot {
+    void *obj;          /* NULL when free */
+    uint32_t gen;       /* generation of the current/next object */
+    uint32_t next_free; /* free-list link when free */
+};
+
+#define FO__NO_SLOT UINT32_MAX
+
+struct fo__table {
+    struct fo__slot *slots;
+    uint32_t nslots;    /* slots in use, free or retired */
+    uint32_t capacity;  /* allocated slots */
+    uint32_t free_head; /* FO__NO_SLOT when empty */
+    uint32_t count;     /* live objects */
+    uint32_t limit;     /* most live objects */
+    uint64_t kind;      /* 0 or FO__ID_KIND_PLAN */
+};
+
+void fo__table_init(struct fo__table *t, uint64_t kind, uint32_t limit);
+/* Makes room for one more object; changes nothing visible. */
+int fo__table_reserve(fo_router *r, struct fo__table *t);
+/* Stores obj (room reserved) and returns its new id. */
+uint64_t fo__table_insert(fo_router *r, struct fo__table *t, void *obj);
+/* The live object with this id, or NULL. */
+void *fo__table_get(const fo_router *r, const struct fo__table *t, uint64_t id);
+/* Frees the slot of a live id. */
+void fo__table_remove(struct fo__table *t, uint64_t id);
+void fo__table_release(fo_router *r, struct fo__table *t);
+
+/* ---- name index (names.c) ---------------------------------------------- */
+
+struct fo__name {
+    struct fo__name *next; /* chain in the index */
+    uint32_t hash;
+    uint32_t len;
+    char text[FO_ROUTE_NAME_MAX + 1];
+};
+
+struct fo__names {
+    struct fo__name **buckets; /* power-of-two count */
+    uint32_t nbuckets;
+    uint32_t count;
+};
+
+/* Length of an acceptable name (1 to FO_ROUTE_NAME_MAX bytes, no control
+ * characters), or 0. Reads at most FO_ROUTE_NAME_MAX + 1 bytes. */
+size_t fo__name_check(const char *name);
+/* Length of name if it could be a name, else 0 (for lookups). */
+size_t fo__name_len(const char *name);
+void fo__name_set(struct fo__name *n, const char *text, size_t len);
+struct fo__name *fo__names_find(const struct fo__names *x, const char *text,
+                                size_t len);
+int fo__names_reserve(fo_router *r, struct fo__names *x);
+void fo__names_link(struct fo__names *x, struct fo__name *n);
+void fo__names_unlink(struct fo__names *x, struct fo__name *n);
+void fo__names_release(fo_router *r, struct fo__names *x);
+
 /* ---- routes (route.c) -------------------------------------------------- */
 
 struct fo__counters {
@@ -275,69 +367,79 @@ struct fo__counters {
 };
 
 struct fo__route {
+    struct fo__name name; /* first: the name index links these */
     fo_route_id id;
-    uint64_t seq; /* order of addition, for stable tie-breaks */
+    uint64_t seq; /* order of addition to the router */
     uint32_t priority;
     uint32_t weight;
     uint32_t cost;
-    uint32_t name_hash;
-    struct fo__route *name_next;
+    uint32_t plan_refs;     /* plans (other than the default) using it */
+    uint64_t last_fault_ns; /* last route fault reported; 0 = none */
+    uint64_t last_ok_ns;    /* last success or callee result; 0 = none */
     struct fo__health health;
     struct fo__counters counters;
-    uint32_t name_len;
-    char name[FO_ROUTE_NAME_MAX + 1];
 };
 
-/*
- * A slot of the route table. An id is (generation << 44) | (salt << 24) |
- * index: the generation of a slot grows every time the slot is reused, so
- * an id is never given twice, and a slot whose generation is exhausted is
- * retired; the salt is the router's own, so an id of one router is not an
- * id of another (up to 2^20 routers in a process, then salts repeat).
- */
-#define FO__ID_INDEX_BITS 24
-#define FO__ID_SALT_BITS  20
-#define FO__ID_GEN_MAX    ((1u << 20) - 1)
-#define FO__ID_INDEX(id)  ((uint32_t)((id) & ((1u << FO__ID_INDEX_BITS) - 1)))
-#define FO__ID_SALT(id)                                                        \
-    ((uint32_t)(((id) >> FO__ID_INDEX_BITS) & ((1u << FO__ID_SALT_BITS) - 1)))
-#define FO__ID_GEN(id)                                                         \
-    ((uint32_t)((id) >> (FO__ID_INDEX_BITS + FO__ID_SALT_BITS)))
-#define FO__MAKE_ID(gen, salt, index)                                          \
-    (((uint64_t)(gen) << (FO__ID_INDEX_BITS + FO__ID_SALT_BITS)) |             \
-     ((uint64_t)(salt) << FO__ID_INDEX_BITS) | (uint64_t)(index))
-struct fo__slot {
-    struct fo__route *route; /* NULL when free */
-    uint32_t gen;            /* generation of the current/next route */
-    uint32_t next_free;      /* free-list link when free */
-};
-
-#define FO__NO_SLOT UINT32_MAX
-
-struct fo__table {
-    struct fo__slot *slots;
-    uint32_t nslots;    /* slots in use or on the free list */
-    uint32_t capacity;  /* allocated slots */
-    uint32_t free_head; /* FO__NO_SLOT when empty */
-    uint32_t count;     /* live routes */
-    /* name index: chained hash, power-of-two buckets */
-    struct fo__route **buckets;
-    uint32_t nbuckets;
-    /* selection order: live routes sorted by (priority, seq), kept sorted
-     * as routes change so a pick never sorts */
-    struct fo__route **order;
-    uint32_t order_capacity;
-    uint64_t next_seq;
-};
-
-void fo__table_free(fo_router *router);
 /* The live route with this id, or NULL. Lock held. */
 struct fo__route *fo__route_get(fo_router *router, fo_route_id id);
+
+/* ---- lists and plans (plan.c) ------------------------------------------ */
+
+/* One route in a list, with the list's own values for it. */
+struct fo__entry {
+    struct fo__route *rt;
+    uint32_t priority;
+    uint32_t weight;
+    uint32_t cost;
+    uint32_t credit; /* slow-start gate, in thousandths of a pick */
+    uint64_t seq;    /* order of addition to this list */
+    int64_t swrr;    /* smooth weighted round robin: current weight */
+};
+
+/* A list of routes (the router's default list, or a plan), kept sorted by
+ * its policy's key so a pick walks it in order and never sorts. */
+struct fo__plan {
+    struct fo__name name; /* first: the name index links these */
+    fo_plan_id id;        /* FO_PLAN_ID_NONE for the default list */
+    uint32_t policy;      /* fo_policy */
+    uint32_t count;
+    uint32_t capacity;
+    uint64_t next_seq;
+    struct fo__entry *entries;
+};
+
+/* True if a and b are in the same tier under the list's policy. */
+bool fo__plan_same_tier(const struct fo__plan *p, const struct fo__entry *a,
+                        const struct fo__entry *b);
+/* Adds or updates rt's entry; may allocate. */
+int fo__plan_put(fo_router *r, struct fo__plan *p, struct fo__route *rt,
+                 uint32_t priority, uint32_t weight, uint32_t cost);
+/* Takes rt out of the list; false if it was not in it. */
+bool fo__plan_drop(struct fo__plan *p, const struct fo__route *rt);
+/* Index of rt's entry, or -1. */
+int fo__plan_find(const struct fo__plan *p, const struct fo__route *rt);
+void fo__plan_release(fo_router *r, struct fo__plan *p);
+/* The plan with this id (FO_PLAN_ID_NONE: the default list), or NULL. */
+struct fo__plan *fo__plan_get(fo_router *r, fo_plan_id id);
+/* Takes a removed route out of every plan. */
+void fo__plans_forget_route(fo_router *r, struct fo__route *rt);
+
+/* ---- guards (guard.c) -------------------------------------------------- */
+
+/* Whether passive detection may eject rt now. FO_REASON_NONE if so, else
+ * the guard that keeps it in service (FO_REASON_EJECTION_GUARD or
+ * FO_REASON_LOCAL_FAULT), with an explanation in why. */
+fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
+                          uint64_t now, char *why, size_t size);
+/* True if every enabled route has failed and none succeeded within the
+ * local-fault window (and there are at least two). */
+bool fo__local_fault(fo_router *r, uint64_t now);
 
 /* ---- the router (router.c) --------------------------------------------- */
 
 struct fo_router {
     pthread_mutex_t lock;
+    uint32_t panic; /* fo_panic */
     struct fo__clock clock;
     struct fo__allocator allocator;
     struct fo__config cfg;
@@ -346,8 +448,15 @@ struct fo_router {
     uint64_t rng;     /* xorshift64* state for hold-down jitter; lock held */
     /* Router time (lock held): advances by the source's forward steps. */
     uint64_t now_ns;
-    uint64_t raw_last_ns; /* the source's last reading */
-    struct fo__table table;
+    uint64_t raw_last_ns;         /* the source's last reading */
+    uint64_t local_fault_seen_ns; /* last time the local-fault guard held */
+    uint64_t picks, panic_picks, failed_picks;
+    struct fo__table routes; /* struct fo__route */
+    struct fo__names route_names;
+    uint64_t route_seq;      /* order of addition of routes */
+    struct fo__plan defplan; /* every route, with its own values */
+    struct fo__table plans;  /* struct fo__plan */
+    struct fo__names plan_names;
     /* Classification overrides, read without the lock. */
     _Atomic uint8_t result_class[FO__RESULT_MAX + 1];
     _Atomic uint8_t sip_override[500]; /* status - 200; 0 = default */
@@ -390,10 +499,12 @@ uint64_t fo__router_digest(fo_router *router);
  * Layout of fo_attempt.fo_private_ (all uint64_t words, so no aliasing):
  *   [0]      tag of the router that first used it (0 = fresh)
  *   [1]      count (low 32 bits) | reported mask (high 32 bits)
- *   [2..3]   reserved, zero
+ *   [3]      reserved, zero
  *   [4..19]  routes tried, in order
- *   [20..23] 16 bits of pick information per route tried:
- *            bit 0 trial pick, bits 1-3 trial slot, bits 4-15 trial epoch
+ *   [2]      plan id (FO_PLAN_ID_NONE: the router's default list)
+ *   [20..23] 16 bits of pick information per route tried: bit 0 trial
+ *            pick, bits 1-3 its trial slot, bit 4 panic pick, bits 5-15
+ *            the route's trial epoch at the time of the pick
  *   [24..31] reserved, zero
  */
 #define FO__ATT_TAG      0
@@ -403,10 +514,12 @@ uint64_t fo__router_digest(fo_router *router);
 #define FO__ATT_RESERVED 24
 #define FO__ATT_WORDS    32
 
+#define FO__ATT_PLAN         2
 #define FO__PICK_TRIAL       0x1u
 #define FO__PICK_SLOT_SHIFT  1
-#define FO__PICK_EPOCH_SHIFT 4
-#define FO__PICK_EPOCH_MASK  0xfffu
+#define FO__PICK_PANIC       0x10u
+#define FO__PICK_EPOCH_SHIFT 5
+#define FO__PICK_EPOCH_MASK  0x7ffu
 
 /* FO_OK if the attempt is well formed and fits this router (router NULL:
  * well formed for some router). */

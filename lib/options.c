@@ -22,7 +22,7 @@
  * last field of each version. Appending a field without recording its
  * version here fails the build at the _Static_assert below.
  */
-#define FO__ROUTER_OPTIONS_SIZE_0_1    FO__END_OF(fo_router_options, seed)
+#define FO__ROUTER_OPTIONS_SIZE_0_1    FO__END_OF(fo_router_options, reserved)
 #define FO__ROUTER_OPTIONS_SIZE_LATEST FO__ROUTER_OPTIONS_SIZE_0_1
 
 const size_t fo__router_options_sizes[] = {
@@ -95,6 +95,13 @@ static void config_defaults(struct fo__config *cfg)
     cfg->retry_after_max_ns = FO_DEFAULT_RETRY_AFTER_MAX_NS;
     cfg->detectors_off = 0;
     cfg->seed = 0;
+    cfg->policy = FO_POLICY_PRIORITY;
+    cfg->panic = FO_PANIC_BEST_EFFORT;
+    cfg->max_ejected_pct = FO_DEFAULT_MAX_EJECTED_PCT;
+    cfg->guards_off = 0;
+    cfg->local_fault_window_ns = FO_DEFAULT_LOCAL_FAULT_WINDOW_NS;
+    cfg->slow_start_ns = 0;
+    cfg->slow_start_floor_pct = FO_DEFAULT_SLOW_START_FLOOR_PCT;
 }
 
 /* Derived values and the checks that involve several fields. */
@@ -146,8 +153,13 @@ static int check_ranges(const fo_router_options *o)
          (o->damping_half_life_ns < FO_SECOND_NS ||
           o->damping_half_life_ns > day)) ||
         o->damping_max_suppress_ns > FO_MAX_HOLD_DOWN_NS ||
-        o->retry_after_max_ns > FO_MAX_HOLD_DOWN_NS)
+        o->retry_after_max_ns > FO_MAX_HOLD_DOWN_NS ||
+        o->max_ejected_pct > 100 ||
+        o->local_fault_window_ns > 3600 * FO_SECOND_NS ||
+        o->slow_start_ns > 3600 * FO_SECOND_NS || o->slow_start_floor_pct > 100)
         return FO_ERANGE;
+    if (o->policy > FO_POLICY_LEAST_COST || o->panic > FO_PANIC_FAIL)
+        return FO_EINVAL;
     return FO_OK;
 }
 
@@ -182,8 +194,10 @@ int fo__options_resolve(const fo_router_options *opts, struct fo__config *cfg,
     memset(&o, 0, sizeof o);
     memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
 
-    if ((o.detectors_off & ~FO__ALL_DETECTORS) != 0)
-        return FO_EVERSION; /* a detector this library does not have */
+    if ((o.detectors_off & ~FO__ALL_DETECTORS) != 0 ||
+        (o.guards_off & ~(FO_GUARD_EJECTION | FO_GUARD_LOCAL_FAULT)) != 0 ||
+        o.reserved != 0)
+        return FO_EVERSION; /* something this library does not have */
     rc = check_ranges(&o);
     if (rc != FO_OK)
         return rc;
@@ -235,6 +249,13 @@ int fo__options_resolve(const fo_router_options *opts, struct fo__config *cfg,
     FO__TAKE(retry_after_max_ns);
     FO__TAKE(detectors_off);
     FO__TAKE(seed);
+    FO__TAKE(policy);
+    FO__TAKE(panic);
+    FO__TAKE(max_ejected_pct);
+    FO__TAKE(guards_off);
+    FO__TAKE(local_fault_window_ns);
+    FO__TAKE(slow_start_ns);
+    FO__TAKE(slow_start_floor_pct);
     if (o.damping_penalty != 0)
         cfg->damping_penalty = o.damping_penalty;
     if (o.damping_suppress != 0)

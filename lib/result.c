@@ -72,15 +72,16 @@ static void classify_evidence(const struct fo__route *rt,
     if (attempt == NULL || index < 0 || rt->health.health != FO_STATE_TRIAL)
         return;
     info = fo__attempt_info(attempt, index);
-    if ((info & FO__PICK_TRIAL) &&
-        ((info >> FO__PICK_EPOCH_SHIFT) & FO__PICK_EPOCH_MASK) ==
-            (rt->health.trial_epoch & FO__PICK_EPOCH_MASK)) {
-        o->evidence = FO__EVIDENCE_TRIAL;
-        o->trial_slot = (info >> FO__PICK_SLOT_SHIFT) & 0x7;
-    } else {
+    if (((info >> FO__PICK_EPOCH_SHIFT) & FO__PICK_EPOCH_MASK) !=
+            (rt->health.trial_epoch & FO__PICK_EPOCH_MASK) ||
+        (info & (FO__PICK_TRIAL | FO__PICK_PANIC)) == 0) {
         /* Picked while the route was in service, or in an earlier trial. */
         o->evidence = FO__EVIDENCE_STALE;
+    } else if (info & FO__PICK_TRIAL) {
+        o->evidence = FO__EVIDENCE_TRIAL;
+        o->trial_slot = (info >> FO__PICK_SLOT_SHIFT) & 0x7;
     }
+    /* else: a panic pick during this trial: current, but holds no slot. */
 }
 
 int fo_report_result_ex(fo_router *router, fo_route_id route,
@@ -137,7 +138,7 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
         fo__attempt_mark_reported(attempt, index);
     }
     rt->counters.results[o.result]++;
-    fo__health_report(&rt->health, router, &o, now);
+    fo__health_report(rt, router, &o, now);
 out:
     fo__unlock(router);
     return rc;

@@ -34,7 +34,11 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
     r->allocator = allocator;
     r->tag = atomic_fetch_add_explicit(&fo__next_tag, 1, memory_order_relaxed);
     r->id_salt = (uint32_t)(r->tag & ((1u << FO__ID_SALT_BITS) - 1));
-    r->table.free_head = FO__NO_SLOT;
+    r->panic = cfg.panic;
+    fo__table_init(&r->routes, 0, cfg.max_routes);
+    fo__table_init(&r->plans, FO__ID_KIND_PLAN, 65535);
+    r->defplan.id = FO_PLAN_ID_NONE;
+    r->defplan.policy = cfg.policy;
     for (int res = 0; res <= FO__RESULT_MAX; res++)
         atomic_init(&r->result_class[res],
                     (uint8_t)fo_result_default_class((fo_result)res));
@@ -61,7 +65,21 @@ int fo_router_free(fo_router *router)
         return FO_OK;
     if (fo__cb_active(router, ~0u))
         return FO_EBUSY;
-    fo__table_free(router);
+    for (uint32_t i = 0; i < router->routes.nslots; i++)
+        fo__free(router, &router->allocator, router->routes.slots[i].obj);
+    for (uint32_t i = 0; i < router->plans.nslots; i++) {
+        struct fo__plan *p = router->plans.slots[i].obj;
+
+        if (p != NULL) {
+            fo__plan_release(router, p);
+            fo__free(router, &router->allocator, p);
+        }
+    }
+    fo__plan_release(router, &router->defplan);
+    fo__table_release(router, &router->routes);
+    fo__table_release(router, &router->plans);
+    fo__names_release(router, &router->route_names);
+    fo__names_release(router, &router->plan_names);
     (void)pthread_mutex_destroy(&router->lock);
     allocator = router->allocator;
     fo__free(NULL, &allocator, router);
@@ -107,6 +125,8 @@ static uint64_t mix_health(uint64_t h, const struct fo__health *hl)
     h = mix(h, hl->level_since_ns);
     h = mix(h, hl->drill_until_ns);
     h = mix(h, hl->next_event_ns);
+    h = mix(h, hl->ramp_since_ns);
+    h = mix(h, hl->guarded);
     for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
         h = mix(h, hl->trial_deadline_ns[i]);
     h = mix_double(h, hl->damp.penalty);
@@ -128,9 +148,31 @@ static uint64_t mix_health(uint64_t h, const struct fo__health *hl)
     return h;
 }
 
+static uint64_t mix_plan(uint64_t h, const struct fo__plan *p)
+{
+    h = mix(h, p->id);
+    h = mix(h, p->policy);
+    h = mix(h, p->count);
+    h = mix(h, p->next_seq);
+    for (uint32_t i = 0; i < p->count; i++) {
+        const struct fo__entry *e = &p->entries[i];
+
+        h = mix(h, e->rt->id);
+        h = mix(h, e->priority);
+        h = mix(h, e->weight);
+        h = mix(h, e->cost);
+        h = mix(h, e->credit);
+        h = mix(h, e->seq);
+        h = mix(h, (uint64_t)e->swrr);
+    }
+    for (uint32_t k = 0; k < p->name.len; k++)
+        h = mix(h, (unsigned char)p->name.text[k]);
+    return h;
+}
+
 uint64_t fo__router_digest(fo_router *router)
 {
-    const struct fo__table *t = &router->table;
+    const struct fo__table *t = &router->routes;
     uint64_t h = 14695981039346656037ull;
 
     fo__lock(router);
@@ -139,6 +181,11 @@ uint64_t fo__router_digest(fo_router *router)
     h = mix(h, router->cfg.max_attempts);
     h = mix(h, router->cfg.max_routes);
     h = mix(h, router->rng);
+    h = mix(h, router->panic);
+    h = mix(h, router->local_fault_seen_ns);
+    h = mix(h, router->picks);
+    h = mix(h, router->panic_picks);
+    h = mix(h, router->failed_picks);
     for (int i = 0; i <= FO__RESULT_MAX; i++)
         h = mix(h, atomic_load(&router->result_class[i]));
     for (size_t i = 0; i < sizeof router->sip_override; i++)
@@ -146,11 +193,15 @@ uint64_t fo__router_digest(fo_router *router)
     h = mix(h, t->count);
     h = mix(h, t->nslots);
     h = mix(h, t->free_head);
-    h = mix(h, t->next_seq);
-    for (uint32_t i = 0; i < t->count; i++)
-        h = mix(h, t->order[i]->id);
+    h = mix(h, router->route_seq);
+    h = mix_plan(h, &router->defplan);
+    for (uint32_t i = 0; i < router->plans.nslots; i++) {
+        h = mix(h, router->plans.slots[i].gen);
+        if (router->plans.slots[i].obj != NULL)
+            h = mix_plan(h, router->plans.slots[i].obj);
+    }
     for (uint32_t i = 0; i < t->nslots; i++) {
-        const struct fo__route *rt = t->slots[i].route;
+        const struct fo__route *rt = t->slots[i].obj;
 
         h = mix(h, t->slots[i].gen);
         h = mix(h, t->slots[i].next_free);
@@ -161,8 +212,11 @@ uint64_t fo__router_digest(fo_router *router)
         h = mix(h, rt->priority);
         h = mix(h, rt->weight);
         h = mix(h, rt->cost);
-        for (uint32_t k = 0; k < rt->name_len; k++)
-            h = mix(h, (unsigned char)rt->name[k]);
+        h = mix(h, rt->plan_refs);
+        h = mix(h, rt->last_fault_ns);
+        h = mix(h, rt->last_ok_ns);
+        for (uint32_t k = 0; k < rt->name.len; k++)
+            h = mix(h, (unsigned char)rt->name.text[k]);
         h = mix_health(h, &rt->health);
         for (int k = 0; k <= FO__RESULT_MAX; k++)
             h = mix(h, rt->counters.results[k]);
@@ -170,4 +224,18 @@ uint64_t fo__router_digest(fo_router *router)
     }
     fo__unlock(router);
     return h;
+}
+
+int fo_router_set_panic(fo_router *router, fo_panic panic)
+{
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (panic != FO_PANIC_BEST_EFFORT && panic != FO_PANIC_FAIL)
+        return FO_EINVAL;
+    fo__lock(router);
+    router->panic = (uint32_t)panic;
+    fo__unlock(router);
+    return FO_OK;
 }

@@ -1,18 +1,357 @@
 /*
- * Route selection: strict priority order (lowest value first, ties in the
- * order routes were added), skipping routes that are out of service and
- * routes this call has already tried. Weight 0 marks a backup-only route:
- * it is taken only when no other route is eligible. A route in trial is taken
- * only while it has a free trial slot; the slot and the trial it belongs to are
- * noted in the attempt, so the result reported later is credited to that trial.
+ * Route selection.
+ *
+ * A list (the default list or the attempt's plan) is sorted by its
+ * policy's key and walked tier by tier: a tier is the routes that share
+ * the key (one priority; one cost and priority; or the whole list for the
+ * weighted policy). Within a tier the eligible routes share by weight with
+ * smooth weighted round robin, the nginx algorithm: every candidate's
+ * current weight grows by its weight, the largest wins and gives back the
+ * total, so weights 5,1,1 give a a b a c a a. A later tier is used only
+ * when a tier has no eligible route.
+ *
+ * Passed over, in the order they serve as fallbacks when no ordinary
+ * route is left: a route ramping up after recovery (slow start) whose
+ * share went on to the next tier; backup-only routes (weight 0); routes a
+ * guard keeps in service although they fail; and, with the best-effort
+ * panic policy, the least-bad route out of service. Every route passed
+ * over can be explained to the caller (fo_pick.skipped).
  */
+#include <string.h>
+
 #include "internal.h"
+
+struct picker {
+    fo_router *r;
+    fo_attempt *attempt;
+    uint64_t now;
+    fo_pick *out; /* NULL: no explanation wanted */
+    uint32_t nskipped;
+    /* the least-bad route out of service, for the panic policy */
+    struct fo__entry *worst_best;
+    bool worst_in_trial;
+    uint64_t worst_until;
+};
+
+static uint64_t earliest_slot(const struct fo__health *h)
+{
+    uint64_t t = UINT64_MAX;
+
+    for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
+        if (h->trial_deadline_ns[i] != 0 && h->trial_deadline_ns[i] < t)
+            t = h->trial_deadline_ns[i];
+    return t == UINT64_MAX ? 0 : t;
+}
+
+/* Why a route that cannot be picked now cannot, and until when. */
+static fo_skip_reason out_reason(const struct fo__health *h,
+                                 const struct fo__config *c, uint64_t *until)
+{
+    *until = 0;
+    switch (h->state) {
+    case FO_STATE_EJECTED:
+        if (h->hold_cause != FO__HOLD_REGISTRATION)
+            *until = h->hold_down_until_ns;
+        return FO_SKIP_EJECTED;
+    case FO_STATE_SUPPRESSED:
+        *until = fo__damp_reuse_at(&h->damp, c);
+        return FO_SKIP_SUPPRESSED;
+    case FO_STATE_DISABLED:
+        return FO_SKIP_DISABLED;
+    case FO_STATE_DRAINING:
+        return FO_SKIP_DRAINING;
+    case FO_STATE_DRILL:
+        *until = h->drill_until_ns;
+        return FO_SKIP_DRILL;
+    default:
+        *until = earliest_slot(h);
+        return FO_SKIP_TRIAL_FULL;
+    }
+}
+
+static void note(struct picker *pk, const struct fo__route *rt,
+                 fo_skip_reason reason, uint64_t until)
+{
+    fo_pick *o = pk->out;
+
+    if (o != NULL && o->skipped != NULL && pk->nskipped < o->skipped_capacity) {
+        fo_skip *s = &o->skipped[pk->nskipped];
+        double penalty =
+            rt->health.damp.penalty > 0
+                ? fo__damp_value(&rt->health.damp, &pk->r->cfg, pk->now)
+                : 0;
+
+        s->route = rt->id;
+        s->reason = reason;
+        s->until_ns = until;
+        s->penalty =
+            penalty >= 4294967295.0 ? UINT32_MAX : (uint32_t)(penalty + 0.5);
+    }
+    pk->nskipped++;
+}
+
+/* A route noted as passed over was chosen after all, as a fallback. */
+static void unnote(struct picker *pk, const struct fo__route *rt)
+{
+    fo_pick *o = pk->out;
+    uint32_t n;
+
+    if (o == NULL || o->skipped == NULL)
+        return;
+    n = pk->nskipped < o->skipped_capacity ? pk->nskipped : o->skipped_capacity;
+    for (uint32_t i = 0; i < n; i++) {
+        if (o->skipped[i].route == rt->id) {
+            memmove(&o->skipped[i], &o->skipped[i + 1],
+                    (n - i - 1) * sizeof *o->skipped);
+            pk->nskipped--;
+            return;
+        }
+    }
+    pk->nskipped--; /* it was beyond the array's capacity */
+}
+
+/* Considers a route out of service as the least-bad one for panic: a route
+ * in trial first, then the one back soonest, then the lower penalty.
+ * Operators' states are never overridden. */
+static void consider_worst(struct picker *pk, struct fo__entry *e)
+{
+    const struct fo__health *h = &e->rt->health;
+    const struct fo__config *c = &pk->r->cfg;
+    bool trial = h->state == FO_STATE_TRIAL;
+    uint64_t until;
+
+    if (h->state != FO_STATE_EJECTED && h->state != FO_STATE_SUPPRESSED &&
+        !trial)
+        return;
+    if (trial) {
+        until = 0;
+    } else if (h->state == FO_STATE_SUPPRESSED) {
+        until = fo__damp_reuse_at(&h->damp, c);
+        if (h->health == FO_STATE_EJECTED && h->hold_down_until_ns > until)
+            until = h->hold_down_until_ns;
+    } else {
+        until = h->hold_cause == FO__HOLD_REGISTRATION ? UINT64_MAX
+                                                       : h->hold_down_until_ns;
+    }
+    if (pk->worst_best != NULL) {
+        if (pk->worst_in_trial && !trial)
+            return;
+        if (pk->worst_in_trial == trial) {
+            if (until > pk->worst_until)
+                return;
+            if (until == pk->worst_until &&
+                fo__damp_value(&h->damp, c, pk->now) >=
+                    fo__damp_value(&pk->worst_best->rt->health.damp, c,
+                                   pk->now))
+                return;
+        }
+    }
+    pk->worst_best = e;
+    pk->worst_in_trial = trial;
+    pk->worst_until = until;
+}
+
+/* Weight share while ramping up, in thousandths (1000 = full). */
+static uint32_t ramp(struct fo__health *h, const struct fo__config *c,
+                     uint64_t now)
+{
+    uint64_t elapsed, floor;
+
+    if (h->ramp_since_ns == 0)
+        return 1000;
+    elapsed = now > h->ramp_since_ns ? now - h->ramp_since_ns : 0;
+    if (c->slow_start_ns == 0 || elapsed >= c->slow_start_ns) {
+        h->ramp_since_ns = 0;
+        return 1000;
+    }
+    floor = (uint64_t)c->slow_start_floor_pct * 10;
+    return (uint32_t)(floor + (1000 - floor) * elapsed / c->slow_start_ns);
+}
+
+static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
+                                uint32_t *flags)
+{
+    fo_router *r = pk->r;
+    const struct fo__config *c = &r->cfg;
+    struct fo__entry *backup = NULL, *guarded = NULL, *ramping = NULL;
+    uint32_t i = 0;
+
+    while (i < p->count) {
+        struct fo__entry *best = NULL;
+        bool all_ramping = true;
+        int64_t total = 0;
+        uint32_t end = i + 1;
+
+        while (end < p->count &&
+               fo__plan_same_tier(p, &p->entries[i], &p->entries[end]))
+            end++;
+        for (uint32_t k = i; k < end; k++) {
+            struct fo__entry *e = &p->entries[k];
+            struct fo__health *h = &e->rt->health;
+            uint64_t until;
+            uint32_t share;
+            int64_t w;
+
+            fo__health_refresh(h, r, pk->now);
+            if (pk->attempt != NULL &&
+                fo__attempt_find(pk->attempt, e->rt->id) >= 0) {
+                note(pk, e->rt, FO_SKIP_TRIED, 0);
+                continue;
+            }
+            if (!fo__health_pickable(h, c->trial_concurrency)) {
+                fo_skip_reason why = out_reason(h, c, &until);
+
+                note(pk, e->rt, why, until);
+                consider_worst(pk, e);
+                continue;
+            }
+            if (e->weight == 0) {
+                if (backup == NULL)
+                    backup = e;
+                note(pk, e->rt, FO_SKIP_BACKUP, 0);
+                continue;
+            }
+            if (h->guarded) {
+                if (guarded == NULL)
+                    guarded = e;
+                note(pk, e->rt, FO_SKIP_GUARDED, 0);
+                continue;
+            }
+            share = ramp(h, c, pk->now);
+            if (share >= 1000)
+                all_ramping = false;
+            w = (int64_t)e->weight * share / 1000;
+            if (w < 1)
+                w = 1;
+            e->swrr += w;
+            total += w;
+            if (best == NULL || e->swrr > best->swrr)
+                best = e;
+        }
+        if (best != NULL) {
+            uint32_t share = ramp(&best->rt->health, c, pk->now);
+
+            best->swrr -= total;
+            if (share < 1000)
+                *flags |= FO_PICK_SLOW_START;
+            if (!all_ramping)
+                return best;
+            /* Only ramping routes here: each takes its share of the picks
+             * and leaves the rest to the next tier. */
+            best->credit += share;
+            if (best->credit >= 1000) {
+                best->credit -= 1000;
+                return best;
+            }
+            *flags &= ~FO_PICK_SLOW_START;
+            note(pk, best->rt, FO_SKIP_SLOW_START,
+                 best->rt->health.ramp_since_ns + c->slow_start_ns);
+            if (ramping == NULL)
+                ramping = best;
+        }
+        i = end;
+    }
+    if (ramping != NULL) {
+        unnote(pk, ramping->rt);
+        *flags |= FO_PICK_SLOW_START;
+        return ramping;
+    }
+    if (backup != NULL) {
+        unnote(pk, backup->rt);
+        *flags |= FO_PICK_BACKUP;
+        return backup;
+    }
+    if (guarded != NULL) {
+        unnote(pk, guarded->rt);
+        *flags |= FO_PICK_GUARDED;
+        return guarded;
+    }
+    if (pk->worst_best != NULL && r->panic == FO_PANIC_BEST_EFFORT) {
+        unnote(pk, pk->worst_best->rt);
+        *flags |= FO_PICK_PANIC;
+        return pk->worst_best;
+    }
+    return NULL;
+}
+
+#define FO__PICK_SIZE_0_1 (offsetof(fo_pick, reserved) + sizeof(uint32_t))
+_Static_assert(FO__PICK_SIZE_0_1 == sizeof(fo_pick),
+               "fo_pick changed: record the new version's size and keep it "
+               "free of tail padding");
+
+static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
+                fo_route_id *route_out, uint32_t *flags_out)
+{
+    struct picker pk;
+    struct fo__plan *plan;
+    struct fo__entry *chosen;
+    uint32_t flags = 0;
+    int rc = FO_OK;
+
+    if (attempt != NULL && fo__attempt_check(attempt, router) != FO_OK)
+        return FO_EINVAL;
+    if (attempt != NULL &&
+        fo__attempt_count(attempt) >= router->cfg.max_attempts)
+        return FO_ELIMIT;
+
+    memset(&pk, 0, sizeof pk);
+    pk.r = router;
+    pk.attempt = attempt;
+    pk.out = out;
+    pk.now = fo__lock_at(router, fo__now(router));
+    plan = fo__plan_get(router, attempt != NULL
+                                    ? attempt->fo_private_[FO__ATT_PLAN]
+                                    : FO_PLAN_ID_NONE);
+    if (plan == NULL) {
+        rc = FO_ENOENT;
+        goto out;
+    }
+    chosen = choose(&pk, plan, &flags);
+    router->picks++;
+    if (chosen == NULL) {
+        router->failed_picks++;
+        rc = FO_ENOROUTE;
+    } else {
+        struct fo__route *rt = chosen->rt;
+        struct fo__health *h = &rt->health;
+        uint16_t info = (uint16_t)((h->trial_epoch & FO__PICK_EPOCH_MASK)
+                                   << FO__PICK_EPOCH_SHIFT);
+
+        if (flags & FO_PICK_PANIC) {
+            router->panic_picks++;
+            info |= FO__PICK_PANIC;
+        } else if (h->state == FO_STATE_TRIAL) {
+            int slot = fo__health_take_slot(h, router, pk.now);
+
+            flags |= FO_PICK_TRIAL;
+            info |= (uint16_t)(FO__PICK_TRIAL |
+                               ((unsigned)slot << FO__PICK_SLOT_SHIFT));
+        } else {
+            info = 0; /* picked while in service */
+        }
+        if (router->local_fault_seen_ns != 0 &&
+            fo__add_sat(router->local_fault_seen_ns,
+                        router->cfg.local_fault_window_ns) >= pk.now)
+            flags |= FO_PICK_LOCAL_FAULT;
+        rt->counters.picks++;
+        if (attempt != NULL) {
+            int index = fo__attempt_append(attempt, router, rt->id);
+
+            fo__attempt_set_info(attempt, index, info);
+        }
+        *route_out = rt->id;
+        *flags_out = flags;
+    }
+out:
+    if (out != NULL)
+        out->skipped_count = pk.nskipped;
+    fo__unlock(router);
+    return rc;
+}
 
 int fo_pick_route(fo_router *router, fo_attempt *attempt, fo_route_id *out)
 {
-    const struct fo__table *t;
-    struct fo__route *chosen = NULL, *backup = NULL;
-    uint64_t now;
+    uint32_t flags;
     int rc = fo__enter(router);
 
     if (rc != FO_OK)
@@ -20,54 +359,25 @@ int fo_pick_route(fo_router *router, fo_attempt *attempt, fo_route_id *out)
     if (out == NULL)
         return FO_EINVAL;
     *out = FO_ROUTE_ID_NONE;
-    if (attempt != NULL && fo__attempt_check(attempt, router) != FO_OK)
+    return pick(router, attempt, NULL, out, &flags);
+}
+
+int fo_pick_route_ex(fo_router *router, fo_attempt *attempt, fo_pick *out)
+{
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (out == NULL)
         return FO_EINVAL;
-    if (attempt != NULL &&
-        fo__attempt_count(attempt) >= router->cfg.max_attempts)
-        return FO_ELIMIT;
-
-    now = fo__lock_at(router, fo__now(router));
-    t = &router->table;
-    for (uint32_t i = 0; i < t->count; i++) {
-        struct fo__route *rt = t->order[i];
-
-        fo__health_refresh(&rt->health, router, now);
-        if (!fo__health_pickable(&rt->health, router->cfg.trial_concurrency))
-            continue;
-        if (attempt != NULL && fo__attempt_find(attempt, rt->id) >= 0)
-            continue;
-        if (rt->weight == 0) { /* backup only: if nothing else is */
-            if (backup == NULL)
-                backup = rt;
-            continue;
-        }
-        chosen = rt;
-        break;
-    }
-    if (chosen == NULL)
-        chosen = backup;
-    if (chosen == NULL) {
-        rc = FO_ENOROUTE;
-    } else {
-        uint16_t info = 0;
-
-        if (chosen->health.state == FO_STATE_TRIAL) {
-            int slot = fo__health_take_slot(&chosen->health, router, now);
-
-            info =
-                (uint16_t)(FO__PICK_TRIAL |
-                           ((unsigned)slot << FO__PICK_SLOT_SHIFT) |
-                           ((chosen->health.trial_epoch & FO__PICK_EPOCH_MASK)
-                            << FO__PICK_EPOCH_SHIFT));
-        }
-        chosen->counters.picks++;
-        if (attempt != NULL) {
-            int index = fo__attempt_append(attempt, router, chosen->id);
-
-            fo__attempt_set_info(attempt, index, info);
-        }
-        *out = chosen->id;
-    }
-    fo__unlock(router);
-    return rc;
+    rc = fo__struct_check(out, out->size, FO__PICK_SIZE_0_1, sizeof *out);
+    if (rc != FO_OK)
+        return rc;
+    if (out->reserved != 0 ||
+        (out->skipped == NULL && out->skipped_capacity != 0))
+        return FO_EINVAL;
+    out->route = FO_ROUTE_ID_NONE;
+    out->flags = 0;
+    out->skipped_count = 0;
+    return pick(router, attempt, out, &out->route, &out->flags);
 }

@@ -86,6 +86,11 @@ static inline void fixture_prepare(struct fixture *f)
     assert_int_equal(FO_ROUTER_OPTIONS_INIT(&f->opts), FO_OK);
     f->opts.clock = &f->clock_table;
     f->opts.allocator = &f->alloc_table;
+    /* Each suite tests one mechanism: the guards and the best-effort panic
+     * policy, which would otherwise keep routes in service or pick routes
+     * that are out, have their own suite (test-select.c). */
+    f->opts.guards_off = FO_GUARD_EJECTION | FO_GUARD_LOCAL_FAULT;
+    f->opts.panic = FO_PANIC_FAIL;
 }
 
 static inline void fixture_open(struct fixture *f)

@@ -754,6 +754,8 @@ static void test_reason_names(void **state)
         "ENABLED",
         "DRILL_STARTED",
         "DRILL_ENDED",
+        "EJECTION_GUARD",
+        "LOCAL_FAULT",
     };
 
     (void)state;

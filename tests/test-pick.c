@@ -197,7 +197,7 @@ static void test_corrupt_attempt_is_refused(void **state)
 
     /* Reserved words must stay zero. */
     fo_attempt_init(&at);
-    at.fo_private_[2] = 1;
+    at.fo_private_[3] = 1;
     assert_rejected(f->router, FO_EINVAL, fo_pick_route(f->router, &at, &out));
     fo_attempt_init(&at);
     at.fo_private_[31] = 1;
@@ -317,7 +317,7 @@ static void test_accessors_on_corrupt_attempts(void **state)
     add_route(f->router, "a", 1);
     pick(f->router, &at);
     assert_int_equal(fo_attempt_count(&at), 1);
-    at.fo_private_[2] = 1; /* reserved word */
+    at.fo_private_[3] = 1; /* reserved word */
     assert_int_equal(fo_attempt_count(&at), 0);
     assert_true(fo_attempt_route(&at, 0) == FO_ROUTE_ID_NONE);
     fo_attempt_init(&at);

@@ -178,8 +178,8 @@ static void test_exhausted_generation_retires_slot(void **state)
 
     /* Pretend the slot has been reused until its generation ran out. */
     a = FO__MAKE_ID(FO__ID_GEN_MAX, f->router->id_salt, index);
-    f->router->table.slots[index].gen = FO__ID_GEN_MAX;
-    f->router->table.slots[index].route->id = a;
+    f->router->routes.slots[index].gen = FO__ID_GEN_MAX;
+    ((struct fo__route *)f->router->routes.slots[index].obj)->id = a;
     assert_int_equal(fo_route_remove(f->router, a), FO_OK);
     b = add_route(f->router, "b", 1);
     assert_true(FO__ID_INDEX(b) != index); /* the slot is retired */
@@ -329,8 +329,11 @@ static void test_add_out_of_memory_at_every_step(void **state)
 
                 rc = fo_route_add(f->router, name, 1, 1, 0, &id);
                 if (rc == FO_ENOMEM) {
+                    /* Nothing visible changed; a table may have grown
+                     * (it is the router's, freed with it: the fixture
+                     * checks that nothing leaks). */
                     assert_true(fo__router_digest(f->router) == before);
-                    assert_int_equal(f->alloc.live, live);
+                    assert_true(f->alloc.live >= live);
                     failures++;
                     continue;
                 }
@@ -402,7 +405,7 @@ static void test_order_stays_sorted(void **state)
             FO_OK);
     }
     for (int round = 0; round < 3 * N; round++) {
-        const struct fo__table *t = &f->router->table;
+        const struct fo__plan *t = &f->router->defplan;
         int i = (int)((x >> 8) % N);
 
         x = x * 1103515245u + 12345u;
@@ -420,10 +423,11 @@ static void test_order_stays_sorted(void **state)
                 FO_OK);
         }
         for (uint32_t k = 1; k < t->count; k++) {
-            const struct fo__route *p = t->order[k - 1], *q = t->order[k];
+            const struct fo__entry *p = &t->entries[k - 1], *q = &t->entries[k];
 
             assert_true(p->priority < q->priority ||
                         (p->priority == q->priority && p->seq < q->seq));
+            assert_true(p->priority == p->rt->priority);
         }
     }
 }

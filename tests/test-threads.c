@@ -20,6 +20,7 @@ static fo_route_id stable[NSTABLE];
 static fo_route_id removed[NCHURN];
 static _Atomic int nremoved;
 static atomic_bool failed;
+static uint64_t planner_busy[NSTABLE]; /* BUSY reports by the planner */
 
 struct worker {
     unsigned seed;
@@ -163,10 +164,48 @@ static void *operator_main(void *arg)
     return NULL;
 }
 
+/* Plans created, used, changed and freed while everything else runs. */
+static void *planner_main(void *arg)
+{
+    char name[32];
+
+    (void)arg;
+    for (int it = 0; it < ITERATIONS / 40; it++) {
+        fo_plan_id plan;
+        fo_attempt at;
+        fo_route_id got;
+        int rc;
+
+        snprintf(name, sizeof name, "plan-%d", it);
+        check(fo_plan_new(router, name, (fo_policy)(it % 3), &plan) == FO_OK);
+        for (int k = 0; k < 3; k++)
+            check(fo_plan_set_route(router, plan, stable[(it + k) % NSTABLE],
+                                    (uint32_t)k, 1,
+                                    (uint32_t)(3 - k)) == FO_OK);
+        fo_attempt_init_plan(&at, plan);
+        while ((rc = fo_pick_route(router, &at, &got)) == FO_OK) {
+            bool in_plan = false;
+
+            for (int k = 0; k < 3; k++)
+                in_plan |= got == stable[(it + k) % NSTABLE];
+            check(in_plan);
+            check(fo_report_result(router, got, FO_RESULT_BUSY, &at) == FO_OK);
+            planner_busy[stable_index(got)]++;
+        }
+        check(rc == FO_ENOROUTE || rc == FO_ELIMIT);
+        check(fo_plan_set_policy(router, plan, FO_POLICY_LEAST_COST) == FO_OK);
+        check(fo_plan_unset_route(router, plan, stable[it % NSTABLE]) == FO_OK);
+        check(fo_plan_free(router, plan) == FO_OK);
+        check(fo_pick_route(router, &at, &got) == FO_ENOENT ||
+              fo_attempt_count(&at) >= 4);
+    }
+    return NULL;
+}
+
 static void test_concurrent_use(void **state)
 {
     fo_router_options o;
-    pthread_t workers[NWORKERS], churn, reader, op;
+    pthread_t workers[NWORKERS], churn, reader, op, planner;
     struct worker *w = test_calloc(NWORKERS, sizeof *w);
     char name[16];
 
@@ -188,11 +227,13 @@ static void test_concurrent_use(void **state)
     assert_int_equal(pthread_create(&churn, NULL, churn_main, NULL), 0);
     assert_int_equal(pthread_create(&reader, NULL, reader_main, NULL), 0);
     assert_int_equal(pthread_create(&op, NULL, operator_main, NULL), 0);
+    assert_int_equal(pthread_create(&planner, NULL, planner_main, NULL), 0);
     for (int i = 0; i < NWORKERS; i++)
         pthread_join(workers[i], NULL);
     pthread_join(churn, NULL);
     pthread_join(reader, NULL);
     pthread_join(op, NULL);
+    pthread_join(planner, NULL);
 
     assert_false(atomic_load(&failed));
 
@@ -208,6 +249,8 @@ static void test_concurrent_use(void **state)
 
             for (int k = 0; k < NWORKERS; k++)
                 sum += w[k].reported[i][res];
+            if (res == FO_RESULT_BUSY)
+                sum += planner_busy[i];
             assert_true(rt->counters.results[res] == sum);
         }
         assert_true(rt->health.state <= FO_STATE_DRILL);

@@ -37,6 +37,7 @@
 #include <failover/route.h>
 #include <failover/result.h>
 #include <failover/health.h>
+#include <failover/plan.h>
 #include <failover/attempt.h>
 
 #endif /* FAILOVER_FAILOVER_H */

@@ -42,7 +42,9 @@ typedef enum fo_reason {
     FO_REASON_DRAINING = 16,             /**< operator: draining */
     FO_REASON_ENABLED = 17,              /**< operator: enabled again */
     FO_REASON_DRILL_STARTED = 18,        /**< operator: drill */
-    FO_REASON_DRILL_ENDED = 19           /**< drill time over */
+    FO_REASON_DRILL_ENDED = 19,          /**< drill time over */
+    FO_REASON_EJECTION_GUARD = 20,       /**< kept in service: too many out */
+    FO_REASON_LOCAL_FAULT = 21           /**< kept in service: all failing */
 } fo_reason;
 
 /**

@@ -51,6 +51,13 @@ FO_BEGIN_DECLS
 /** Default number of routes one call may try (see fo_attempt). */
 #define FO_DEFAULT_MAX_ATTEMPTS 3u
 
+/** Default share of a list's routes passive detection may eject at once. */
+#define FO_DEFAULT_MAX_EJECTED_PCT 50u
+/** Default window in which every route failing means a local fault. */
+#define FO_DEFAULT_LOCAL_FAULT_WINDOW_NS (10ull * FO_SECOND_NS)
+/** Default weight, in percent, a route starts slow start with. */
+#define FO_DEFAULT_SLOW_START_FLOOR_PCT 10u
+
 /** Most routes one router can hold. */
 #define FO_ROUTES_MAX (1u << 24)
 /** Largest accepted hold-down, growth cap, decay or Retry-After cap. */
@@ -66,6 +73,22 @@ FO_BEGIN_DECLS
 #define FO_DETECTOR_SLOW_CALLS   0x04u /**< slow-call rate over the window */
 #define FO_DETECTOR_DAMPING      0x08u /**< flap damping (suppression) */
 #define FO_DETECTOR_RETRY_AFTER  0x10u /**< holding down on Retry-After */
+
+/** Bits of fo_router_options.guards_off: each turns one guard off. */
+#define FO_GUARD_EJECTION    0x01u /**< at most max_ejected_pct ejected */
+#define FO_GUARD_LOCAL_FAULT 0x02u /**< all failing at once: keep them */
+
+/**
+ * @brief What a pick does when no route of its list is eligible.
+ */
+typedef enum fo_panic {
+    /** Take the least-bad route and say so (FO_PICK_PANIC): a route in
+     *  trial, else the one whose hold-down or suppression ends soonest. A
+     *  call center would rather try than refuse. */
+    FO_PANIC_BEST_EFFORT = 0,
+    /** Fail the pick with FO_ENOROUTE. */
+    FO_PANIC_FAIL = 1
+} fo_panic;
 
 /**
  * @brief Options for fo_router_new().
@@ -149,6 +172,30 @@ typedef struct fo_router_options {
     /** Seed of the jitter generator; 0 = seeded from the clock. Set it to
      *  make runs with jitter repeatable. */
     uint64_t seed;
+
+    /** How the default list chooses (an fo_policy); 0 = priority. */
+    uint32_t policy;
+    /** What a pick does when nothing is eligible (an fo_panic); 0 = best
+     *  effort. */
+    uint32_t panic;
+    /** Ejection guard: most routes of a list (the default list or a plan
+     *  of two or more routes) that passive detection may have out at once,
+     *  in percent of its enabled routes, rounded, but always at least one
+     *  and never all; 1 to 100. A route the guard keeps in service is
+     *  picked only when no healthy route is left. */
+    uint32_t max_ejected_pct;
+    /** FO_GUARD_* bits of guards to turn off; 0 = all on. */
+    uint32_t guards_off;
+    /** Local-fault guard: when every enabled route has had a route fault
+     *  and none a success within this window, no route is ejected. */
+    uint64_t local_fault_window_ns;
+    /** Slow start: a route back in service ramps its weight from
+     *  slow_start_floor_pct to full over this time; 0 (default) = off. */
+    uint64_t slow_start_ns;
+    /** Weight, in percent, a route starts slow start with, 1 to 100. */
+    uint32_t slow_start_floor_pct;
+    /** Must be 0. */
+    uint32_t reserved;
 } fo_router_options;
 
 /**
@@ -211,6 +258,22 @@ FO_API int fo_router_new(fo_router **out, const fo_router_options *opts);
  * Callback-safe: no (returns FO_EBUSY).
  */
 FO_API int fo_router_free(fo_router *router);
+
+/**
+ * @brief Changes what picks do when nothing is eligible.
+ *
+ * @param[in] router The router.
+ * @param[in] panic  The policy.
+ * @return FO_OK.
+ * @retval FO_EINVAL router is NULL or panic is not an fo_panic.
+ * @retval FO_EBUSY  called from inside this router's clock or allocator
+ *                   callback.
+ * @since 0.1
+ * Thread safety: MT-Safe.
+ * Callback-safe: yes, except from the router's clock or allocator.
+ * Allocation: none.
+ */
+FO_API int fo_router_set_panic(fo_router *router, fo_panic panic);
 
 FO_END_DECLS
 

@@ -1,0 +1,124 @@
+/*
+ * Guards against the library's own detectors. Passive detection (runs of
+ * faults, failure and slow-call rates) must never empty a list because of
+ * one bad minute:
+ *
+ * - The ejection guard keeps at most max_ejected_pct of a list's enabled
+ *   routes out at once, rounded, but always lets one go and always keeps
+ *   one: 2 routes -> 1 may be out, 3 -> 2 (at 50%), 10 -> 5. Envoy's
+ *   "10%, at least one" gives a 2-route cluster nothing to protect it; a
+ *   single route is never ejected by passive detection (there is nowhere
+ *   to fail over to). Lists are the default list and every plan of two or
+ *   more routes that uses the route.
+ * - The local-fault guard: when every enabled route has had a route fault
+ *   and none a success within local_fault_window_ns, the fault is more
+ *   likely ours (uplink, DNS, a bad number block) than every carrier's at
+ *   once, and nothing is ejected; when it clears, the routes are already
+ *   in service, in their usual order.
+ *
+ * A route a guard keeps is flagged: picks take it only when no healthy
+ * route is left. Operators' states, signals and Retry-After are never
+ * limited. These checks walk the lists, but run only when a detector
+ * fires, never on an ordinary pick or report.
+ */
+#include <stdio.h>
+
+#include "internal.h"
+
+static uint32_t allowed_out(uint32_t n, uint32_t pct)
+{
+    uint32_t a = (uint32_t)(((uint64_t)n * pct + 50) / 100);
+
+    if (a < 1)
+        a = 1;
+    if (a > n - 1)
+        a = n - 1;
+    return a;
+}
+
+/* Would ejecting rt leave list p with too many routes out? A plan of one
+ * route has no failover to protect; the router's only route is kept. */
+static bool list_full(const struct fo__plan *p, const struct fo__route *rt,
+                      uint32_t pct, uint32_t *n_out, uint32_t *out_out)
+{
+    uint32_t n = 0, out = 0;
+
+    for (uint32_t i = 0; i < p->count; i++) {
+        const struct fo__route *e = p->entries[i].rt;
+
+        if (e->health.admin != FO_ADMIN_ENABLED)
+            continue;
+        n++;
+        if (e != rt && e->health.health != FO_STATE_UP)
+            out++;
+    }
+    *n_out = n;
+    *out_out = out;
+    if (n < 2)
+        return p->id == FO_PLAN_ID_NONE && n == 1;
+    return out + 1 > allowed_out(n, pct);
+}
+
+bool fo__local_fault(fo_router *r, uint64_t now)
+{
+    const struct fo__plan *p = &r->defplan;
+    uint64_t w = r->cfg.local_fault_window_ns;
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < p->count; i++) {
+        const struct fo__route *e = p->entries[i].rt;
+
+        if (e->health.admin != FO_ADMIN_ENABLED)
+            continue;
+        n++;
+        if (e->last_fault_ns == 0 || fo__add_sat(e->last_fault_ns, w) < now)
+            return false; /* no recent fault here */
+        if (e->last_ok_ns != 0 && fo__add_sat(e->last_ok_ns, w) >= now)
+            return false; /* and this one works */
+    }
+    return n >= 2;
+}
+
+fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
+                          uint64_t now, char *why, size_t size)
+{
+    const struct fo__config *c = &r->cfg;
+    uint32_t n, out;
+
+    if ((c->guards_off & FO_GUARD_LOCAL_FAULT) == 0 &&
+        fo__local_fault(r, now)) {
+        r->local_fault_seen_ns = now;
+        snprintf(why, size,
+                 "kept in service: every route failing at once, "
+                 "suspected local fault");
+        return FO_REASON_LOCAL_FAULT;
+    }
+    if ((c->guards_off & FO_GUARD_EJECTION) != 0)
+        return FO_REASON_NONE;
+    if (list_full(&r->defplan, rt, c->max_ejected_pct, &n, &out)) {
+        if (n == 1)
+            snprintf(why, size,
+                     "kept in service by the ejection guard: the only "
+                     "route");
+        else
+            snprintf(why, size,
+                     "kept in service by the ejection guard: %u of %u "
+                     "routes already out",
+                     (unsigned)out, (unsigned)n);
+        return FO_REASON_EJECTION_GUARD;
+    }
+    for (uint32_t i = 0; i < r->plans.nslots && rt->plan_refs > 0; i++) {
+        const struct fo__plan *p = r->plans.slots[i].obj;
+
+        if (p == NULL || fo__plan_find(p, rt) < 0)
+            continue;
+        if (list_full(p, rt, c->max_ejected_pct, &n, &out)) {
+            snprintf(why, size,
+                     "kept in service by the ejection guard: %u of %u "
+                     "routes of plan %s already out",
+                     (unsigned)out, (unsigned)n, p->name.text);
+            return FO_REASON_EJECTION_GUARD;
+        }
+    }
+    return FO_REASON_NONE;
+}
