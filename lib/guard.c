@@ -10,16 +10,19 @@
  *   single route is never ejected by passive detection (there is nowhere
  *   to fail over to). Lists are the default list and every plan of two or
  *   more routes that uses the route.
- * - The local-fault guard: when every enabled route has had a route fault
- *   and none a success within local_fault_window_ns, the fault is more
- *   likely ours (uplink, DNS, a bad number block) than every carrier's at
- *   once, and nothing is ejected; when it clears, the routes are already
- *   in service, in their usual order.
+ * - The local-fault guard: when every route in service that was tried
+ *   within local_fault_window_ns failed its latest attempt, the fault is
+ *   more likely ours (uplink, DNS, a bad number block) than every
+ *   carrier's at once, and nothing is ejected; when it clears, the routes
+ *   are already in service, in their usual order.
  *
  * A route a guard keeps is flagged: picks take it only when no healthy
- * route is left. Operators' states, signals and Retry-After are never
- * limited. These checks walk the lists, but run only when a detector
- * fires, never on an ordinary pick or report.
+ * route is left (sharing by weight among such routes). The decision holds
+ * for local_fault_window_ns, then the route is in ordinary service again
+ * and its next fault asks the guards anew; a success ends it at once.
+ * Operators' states, signals and Retry-After are never limited. These
+ * checks walk the lists, but run only when a detector fires on a route not
+ * already guarded, never on an ordinary pick or report.
  */
 #include <stdio.h>
 
@@ -36,8 +39,15 @@ static uint32_t allowed_out(uint32_t n, uint32_t pct)
     return a;
 }
 
-/* Would ejecting rt leave list p with too many routes out? A plan of one
- * route has no failover to protect; the router's only route is kept. */
+/* Enabled for the guards: not disabled, draining or in a drill. */
+static bool enabled(const struct fo__route *e)
+{
+    return e->health.admin == FO_ADMIN_ENABLED && e->health.drill_until_ns == 0;
+}
+
+/* Would ejecting rt leave list p with too many routes out? A route in
+ * trial can take calls: it counts as in service. A plan of one route has
+ * no failover to protect; the router's only route is kept. */
 static bool list_full(const struct fo__plan *p, const struct fo__route *rt,
                       uint32_t pct, uint32_t *n_out, uint32_t *out_out)
 {
@@ -46,10 +56,10 @@ static bool list_full(const struct fo__plan *p, const struct fo__route *rt,
     for (uint32_t i = 0; i < p->count; i++) {
         const struct fo__route *e = p->entries[i].rt;
 
-        if (e->health.admin != FO_ADMIN_ENABLED)
+        if (!enabled(e))
             continue;
         n++;
-        if (e != rt && e->health.health != FO_STATE_UP)
+        if (e != rt && e->health.health == FO_STATE_EJECTED)
             out++;
     }
     *n_out = n;
@@ -59,6 +69,13 @@ static bool list_full(const struct fo__plan *p, const struct fo__route *rt,
     return out + 1 > allowed_out(n, pct);
 }
 
+/*
+ * Every route in service that was tried within the window failed its
+ * latest attempt (and at least two were tried). Routes out of service,
+ * disabled, in a drill or not tried lately give no evidence either way: a
+ * fourth carrier that the calls never reach does not prove our uplink
+ * works, while one healthy carrier that answers does prove it.
+ */
 bool fo__local_fault(fo_router *r, uint64_t now)
 {
     const struct fo__plan *p = &r->defplan;
@@ -67,14 +84,15 @@ bool fo__local_fault(fo_router *r, uint64_t now)
 
     for (uint32_t i = 0; i < p->count; i++) {
         const struct fo__route *e = p->entries[i].rt;
+        uint64_t latest =
+            e->last_fault_ns > e->last_ok_ns ? e->last_fault_ns : e->last_ok_ns;
 
-        if (e->health.admin != FO_ADMIN_ENABLED)
+        if (!enabled(e) || e->health.health == FO_STATE_EJECTED ||
+            latest == 0 || fo__add_sat(latest, w) < now)
             continue;
+        if (e->last_ok_ns >= e->last_fault_ns)
+            return false; /* its latest attempt worked */
         n++;
-        if (e->last_fault_ns == 0 || fo__add_sat(e->last_fault_ns, w) < now)
-            return false; /* no recent fault here */
-        if (e->last_ok_ns != 0 && fo__add_sat(e->last_ok_ns, w) >= now)
-            return false; /* and this one works */
     }
     return n >= 2;
 }

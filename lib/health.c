@@ -110,6 +110,8 @@ static uint64_t next_event(const struct fo__health *h,
         t = min64(t, fo__add_sat(h->level_since_ns, c->hold_down_decay_ns));
     if (h->damp.suppressed)
         t = min64(t, fo__damp_reuse_at(&h->damp, c));
+    if (h->guarded)
+        t = min64(t, h->guard_until_ns);
     return t;
 }
 
@@ -172,7 +174,14 @@ static uint64_t next_random(uint64_t *state)
     return x * 2685821657736338717ull;
 }
 
-static uint64_t hold_down_for(const struct fo__health *h, fo_router *r)
+/*
+ * The hold-down of the next ejection: base * multiplier^level, capped at
+ * hold_down_max_ns, at least a Retry-After floor, then spread by the
+ * jitter (so dialers sharing a carrier come back at different seconds, also
+ * after a Retry-After or at the cap).
+ */
+static uint64_t hold_down_for(const struct fo__health *h, fo_router *r,
+                              uint64_t floor_ns)
 {
     const struct fo__config *c = &r->cfg;
     uint64_t hold = c->hold_down_ns;
@@ -184,6 +193,8 @@ static uint64_t hold_down_for(const struct fo__health *h, fo_router *r)
                hold % 100 * c->hold_down_multiplier_pct / 100;
     if (hold > c->hold_down_max_ns)
         hold = c->hold_down_max_ns;
+    if (hold < floor_ns)
+        hold = floor_ns;
     if (c->hold_down_jitter_pct != 0) {
         uint64_t span = hold / 100 * c->hold_down_jitter_pct;
 
@@ -202,7 +213,7 @@ static void clear_slots(struct fo__health *h)
  * brings it back. The caller has recorded why. */
 static void eject(struct fo__health *h, fo_router *r, uint64_t now,
                   uint64_t min_hold_ns, enum fo__hold cause,
-                  struct fo__change *ch)
+                  enum fo__eject_kind kind, struct fo__change *ch)
 {
     const struct fo__config *c = &r->cfg;
     bool withdrawn = h->health == FO_STATE_UP;
@@ -210,15 +221,14 @@ static void eject(struct fo__health *h, fo_router *r, uint64_t now,
 
     h->health = FO_STATE_EJECTED;
     h->hold_cause = (uint8_t)cause;
+    h->eject_kind = (uint8_t)kind;
     if (cause == FO__HOLD_REGISTRATION) {
         h->hold_down_ns = 0;
         h->hold_down_until_ns = UINT64_MAX;
         why(ch, (fo_reason)ch->reason, "out until registered again");
     } else {
-        uint64_t hold = hold_down_for(h, r);
+        uint64_t hold = hold_down_for(h, r, min_hold_ns);
 
-        if (hold < min_hold_ns)
-            hold = min_hold_ns;
         h->hold_down_ns = hold;
         h->hold_down_until_ns = fo__add_sat(now, hold);
         fo__format_duration(dur, sizeof dur, hold);
@@ -249,6 +259,16 @@ static void enter_trial(struct fo__health *h)
     h->trial_epoch++;
     h->trial_passes = 0;
     clear_slots(h);
+}
+
+static void back_in_service(struct fo__health *h, uint64_t now)
+{
+    h->health = FO_STATE_UP;
+    h->consecutive_faults = 0;
+    h->trial_passes = 0;
+    h->level_since_ns = now;
+    clear_slots(h);
+    fo__window_reset(&h->window);
 }
 
 static void release_slot(struct fo__health *h, int slot)
@@ -297,6 +317,11 @@ static void apply_time(struct fo__health *h, fo_router *r, uint64_t now,
             h->level_since_ns += steps * c->hold_down_decay_ns;
         }
     }
+    if (h->guarded && now >= h->guard_until_ns) {
+        /* The guard is looked at again: back to ordinary service, one more
+         * fault and the detectors ask the guards anew. */
+        h->guarded = false;
+    }
     if (detector_on(c, FO_DETECTOR_DAMPING) &&
         fo__damp_refresh(&h->damp, c, now))
         why(ch, FO_REASON_REUSED, "penalty decayed below reuse %.0f",
@@ -316,23 +341,40 @@ bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now)
     return commit(h, &r->cfg, &ch, false, now);
 }
 
+/* Timeouts and unavailability say the route cannot be reached, which a
+ * probe can show has changed; anything else is about how it handles
+ * calls, which only calls can show. */
+static enum fo__eject_kind kind_of(fo_result result)
+{
+    return result == FO_RESULT_TIMEOUT || result == FO_RESULT_UNAVAILABLE
+               ? FO__EJECT_REACH
+               : FO__EJECT_QUALITY;
+}
+
 /* A passive detector fired: eject, unless a guard keeps the route. */
 static void passive_eject(struct fo__route *rt, fo_router *r, uint64_t now,
-                          fo_reason reason, const char *detail,
-                          struct fo__change *ch)
+                          fo_reason reason, enum fo__eject_kind kind,
+                          const char *detail, struct fo__change *ch)
 {
     struct fo__health *h = &rt->health;
     char guard[FO_REASON_TEXT_MAX];
-    fo_reason kept = fo__guard_check(r, rt, now, guard, sizeof guard);
+    fo_reason kept;
 
+    /* Already kept by a guard: it is looked at again when the guard's
+     * time is up, not on every fault (the walk is over every list). */
+    if (h->guarded && now < h->guard_until_ns)
+        return;
+    kept = fo__guard_check(r, rt, now, guard, sizeof guard);
     if (kept != FO_REASON_NONE) {
         h->guarded = true;
+        h->guard_kind = (uint8_t)kind;
+        h->guard_until_ns = fo__add_sat(now, r->cfg.local_fault_window_ns);
         ch->explain = true;
         why(ch, kept, "%s; %s", detail, guard);
         return;
     }
     why(ch, reason, "%s", detail);
-    eject(h, r, now, 0, FO__HOLD_TIMED, ch);
+    eject(h, r, now, 0, FO__HOLD_TIMED, kind, ch);
 }
 
 static void report_up(struct fo__route *rt, fo_router *r,
@@ -351,7 +393,12 @@ static void report_up(struct fo__route *rt, fo_router *r,
     fo__window_add(&h->window, now, c->bucket_ns, fault, timed, slow);
     if (!fault) {
         h->consecutive_faults = 0;
-        h->guarded = false;
+        if (h->guarded) {
+            h->guarded = false;
+            ch->explain = true;
+            why(ch, FO_REASON_GUARD_ENDED, "working again: %s",
+                fo_result_name(o->result));
+        }
     } else {
         if (h->consecutive_faults < UINT32_MAX)
             h->consecutive_faults++;
@@ -362,7 +409,7 @@ static void report_up(struct fo__route *rt, fo_router *r,
             fo__format_duration(dur, sizeof dur, ra);
             why(ch, FO_REASON_RETRY_AFTER, "%s with Retry-After %s",
                 fo_result_name(o->result), dur);
-            eject(h, r, now, ra, FO__HOLD_TIMED, ch);
+            eject(h, r, now, ra, FO__HOLD_TIMED, FO__EJECT_ORDER, ch);
             return;
         }
         if (detector_on(c, FO_DETECTOR_CONSECUTIVE) &&
@@ -370,7 +417,8 @@ static void report_up(struct fo__route *rt, fo_router *r,
             snprintf(
                 detail, sizeof detail, "%u consecutive route faults (last %s)",
                 (unsigned)h->consecutive_faults, fo_result_name(o->result));
-            passive_eject(rt, r, now, FO_REASON_CONSECUTIVE_FAULTS, detail, ch);
+            passive_eject(rt, r, now, FO_REASON_CONSECUTIVE_FAULTS,
+                          kind_of(o->result), detail, ch);
             return;
         }
         if (detector_on(c, FO_DETECTOR_FAILURE_RATE) &&
@@ -382,7 +430,8 @@ static void report_up(struct fo__route *rt, fo_router *r,
                      (unsigned)(w->faults * 100 / w->volume),
                      (unsigned)c->failure_rate_pct, dur,
                      (unsigned long long)w->volume);
-            passive_eject(rt, r, now, FO_REASON_FAILURE_RATE, detail, ch);
+            passive_eject(rt, r, now, FO_REASON_FAILURE_RATE, FO__EJECT_QUALITY,
+                          detail, ch);
             return;
         }
     }
@@ -397,7 +446,8 @@ static void report_up(struct fo__route *rt, fo_router *r,
                  (unsigned)(w->slow * 100 / w->timed),
                  (unsigned)c->slow_call_rate_pct, dur, dur2,
                  (unsigned long long)w->timed);
-        passive_eject(rt, r, now, FO_REASON_SLOW_CALLS, detail, ch);
+        passive_eject(rt, r, now, FO_REASON_SLOW_CALLS, FO__EJECT_QUALITY,
+                      detail, ch);
     }
 }
 
@@ -414,18 +464,14 @@ static void report_trial(struct fo__health *h, fo_router *r,
             floor = min64(o->retry_after_ns, c->retry_after_max_ns);
         why(ch, FO_REASON_TRIAL_FAILED, "trial attempt %s",
             fo_result_name(o->result));
-        eject(h, r, now, floor, FO__HOLD_TIMED, ch);
+        eject(h, r, now, floor, FO__HOLD_TIMED,
+              floor != 0 ? FO__EJECT_ORDER : kind_of(o->result), ch);
         return;
     }
     if (h->trial_passes < UINT32_MAX)
         h->trial_passes++;
     if (h->trial_passes >= c->trial_successes) {
-        h->health = FO_STATE_UP;
-        h->consecutive_faults = 0;
-        h->trial_passes = 0;
-        h->level_since_ns = now;
-        clear_slots(h);
-        fo__window_reset(&h->window);
+        back_in_service(h, now);
         why(ch, FO_REASON_TRIAL_PASSED, "%u trial attempts succeeded",
             (unsigned)c->trial_successes);
     }
@@ -439,31 +485,36 @@ bool fo__health_report(struct fo__route *rt, fo_router *r,
     bool changed = fo__health_refresh(h, r, now);
     struct fo__change ch;
 
-    /* What the guards look at: when each route last failed and worked. */
-    if (o->cls == FO_CLASS_ROUTE_FAULT) {
-        rt->last_fault_ns = now;
-    } else if (o->cls != FO_CLASS_NEUTRAL) {
-        rt->last_ok_ns = now;
-        r->local_fault_seen_ns = 0;
-    }
-
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
     ch.text[0] = '\0';
-    if (h->health == FO_STATE_TRIAL && o->evidence != FO__EVIDENCE_STALE)
-        release_slot(h, o->trial_slot);
-    if (o->cls == FO_CLASS_NEUTRAL)
+    /* A trial call's result frees its slot; a report that cannot say
+     * which call it was (no attempt) frees the oldest. */
+    if (h->health == FO_STATE_TRIAL) {
+        if (o->evidence == FO__EVIDENCE_TRIAL && o->trial_slot >= 0)
+            release_slot(h, o->trial_slot);
+        else if (o->release_oldest)
+            release_slot(h, -1);
+    }
+    /* A call placed before the route's last change of service says
+     * nothing about it now: counted, not judged. */
+    if (o->evidence == FO__EVIDENCE_STALE || o->cls == FO_CLASS_NEUTRAL)
         return commit(h, c, &ch, false, now) || changed;
+
+    /* What the guards look at: when each route last failed and worked. */
+    if (o->cls == FO_CLASS_ROUTE_FAULT) {
+        rt->last_fault_ns = now;
+    } else {
+        rt->last_ok_ns = now;
+        r->local_fault_seen_ns = 0;
+    }
 
     switch (h->health) {
     case FO_STATE_UP:
         report_up(rt, r, o, now, &ch);
         break;
     case FO_STATE_TRIAL:
-        /* A call placed before the route went out says nothing about
-         * whether it has recovered. */
-        if (o->evidence != FO__EVIDENCE_STALE)
-            report_trial(h, r, o, now, &ch);
+        report_trial(h, r, o, now, &ch);
         break;
     case FO_STATE_EJECTED:
     default:
@@ -502,6 +553,7 @@ bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
                 break;
             /* Already out: now out until the registration is back. */
             h->hold_cause = FO__HOLD_REGISTRATION;
+            h->eject_kind = FO__EJECT_ORDER;
             h->hold_down_until_ns = UINT64_MAX;
             h->hold_down_ns = 0;
             why(&ch, FO_REASON_REGISTRATION_LOST,
@@ -510,7 +562,7 @@ bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
             break;
         }
         why(&ch, FO_REASON_REGISTRATION_LOST, "registration lost");
-        eject(h, r, now, 0, FO__HOLD_REGISTRATION, &ch);
+        eject(h, r, now, 0, FO__HOLD_REGISTRATION, FO__EJECT_ORDER, &ch);
         break;
     case FO_SIGNAL_REGISTRATION_RESTORED:
         if (h->health == FO_STATE_EJECTED &&
@@ -522,7 +574,7 @@ bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
     case FO_SIGNAL_KEEPALIVE_LOST:
         if (h->health != FO_STATE_EJECTED) {
             why(&ch, FO_REASON_KEEPALIVE_LOST, "keepalive lost");
-            eject(h, r, now, 0, FO__HOLD_KEEPALIVE, &ch);
+            eject(h, r, now, 0, FO__HOLD_KEEPALIVE, FO__EJECT_REACH, &ch);
         }
         break;
     case FO_SIGNAL_KEEPALIVE_RESTORED:
@@ -582,12 +634,87 @@ bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
     return commit(h, &r->cfg, &ch, true, now) || changed;
 }
 
+bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
+                      fo_result result, uint64_t now)
+{
+    struct fo__health *h = &rt->health;
+    struct fo__probe *p = rt->probe;
+    bool changed = fo__health_refresh(h, r, now);
+    bool strong = p->evidence == FO_PROBE_STRONG;
+    struct fo__change ch;
+    char detail[FO_REASON_TEXT_MAX];
+
+    ch.reason = FO_REASON_NONE;
+    ch.explain = false;
+    ch.text[0] = '\0';
+    if (!ok) {
+        p->ok_run = 0;
+        if (p->fail_run < UINT32_MAX)
+            p->fail_run++;
+        /* For the local-fault guard, a probe that fails is a fault. */
+        rt->last_fault_ns = now;
+        if (p->fail_run >= p->fall && h->health != FO_STATE_EJECTED) {
+            snprintf(detail, sizeof detail,
+                     "%u probes failed in a row (last %s)",
+                     (unsigned)p->fail_run, fo_result_name(result));
+            if (h->health == FO_STATE_UP) {
+                passive_eject(rt, r, now, FO_REASON_PROBE_FAILED,
+                              FO__EJECT_PROBE, detail, &ch);
+            } else {
+                why(&ch, FO_REASON_PROBE_FAILED, "%s", detail);
+                eject(h, r, now, 0, FO__HOLD_TIMED, FO__EJECT_PROBE, &ch);
+            }
+        }
+        return commit(h, &r->cfg, &ch, false, now) || changed;
+    }
+
+    p->fail_run = 0;
+    if (p->ok_run < UINT32_MAX)
+        p->ok_run++;
+    rt->last_ok_ns = now;
+    r->local_fault_seen_ns = 0;
+    if (h->health == FO_STATE_UP) {
+        /* An answer clears a guard's flag only if the probes put it
+         * there; a failing call path is not disproved by a keepalive. */
+        if (h->guarded && h->guard_kind == FO__EJECT_PROBE) {
+            h->guarded = false;
+            ch.explain = true;
+            why(&ch, FO_REASON_GUARD_ENDED, "working again: probe answered");
+        }
+    } else if (h->health == FO_STATE_EJECTED && p->ok_run >= p->rise &&
+               h->hold_cause != FO__HOLD_REGISTRATION &&
+               h->eject_kind != FO__EJECT_ORDER &&
+               (strong || h->eject_kind != FO__EJECT_QUALITY)) {
+        snprintf(detail, sizeof detail, "%u probes answered in a row",
+                 (unsigned)p->ok_run);
+        if (h->eject_kind == FO__EJECT_PROBE) {
+            /* Probes took it out; probes bring it back. */
+            back_in_service(h, now);
+        } else {
+            /* It can be reached again; real calls decide the rest. */
+            enter_trial(h);
+        }
+        why(&ch, FO_REASON_PROBE_PASSED, "%s", detail);
+    } else if (h->health == FO_STATE_TRIAL && strong) {
+        if (h->trial_passes < UINT32_MAX)
+            h->trial_passes++;
+        if (h->trial_passes >= r->cfg.trial_successes) {
+            back_in_service(h, now);
+            why(&ch, FO_REASON_PROBE_PASSED,
+                "%u trial successes, with probe answers",
+                (unsigned)r->cfg.trial_successes);
+        }
+    }
+    return commit(h, &r->cfg, &ch, false, now) || changed;
+}
+
 int fo__health_take_slot(struct fo__health *h, fo_router *r, uint64_t now)
 {
     for (uint32_t i = 0; i < r->cfg.trial_concurrency; i++) {
         if (h->trial_deadline_ns[i] == 0) {
             uint64_t deadline = fo__add_sat(now, r->cfg.trial_timeout_ns);
 
+            h->slot_gen[i]++; /* results of its earlier users go stale */
             h->trial_deadline_ns[i] = deadline;
             h->next_event_ns = min64(h->next_event_ns, deadline);
             return (int)i;

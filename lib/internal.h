@@ -80,6 +80,7 @@ int fo__options_resolve(const fo_router_options *opts, struct fo__config *cfg,
 enum fo__cb_kind {
     FO__CB_CLOCK = 1u << 0,
     FO__CB_ALLOC = 1u << 1,
+    FO__CB_PROBE = 1u << 2,
 };
 
 /* Kinds from which no call on the same router is allowed. */
@@ -199,8 +200,18 @@ enum fo__hold {
     FO__HOLD_KEEPALIVE = 2,    /* timed, or until KEEPALIVE_RESTORED */
 };
 
+/* What took a route out: decides what may bring it back early. */
+enum fo__eject_kind {
+    FO__EJECT_REACH = 0,   /* unreachable: timeouts, unavailable, keepalive */
+    FO__EJECT_QUALITY = 1, /* failing calls: rejects, congestion, rates */
+    FO__EJECT_PROBE = 2,   /* failed probes */
+    FO__EJECT_ORDER = 3,   /* Retry-After, lost registration: wait it out */
+};
+
 struct fo__health {
     uint8_t state;        /* fo_route_state as last committed (effective) */
+    uint8_t eject_kind;   /* enum fo__eject_kind of the last ejection */
+    uint8_t guard_kind;   /* what a guard kept it from (while guarded) */
     uint8_t reason;       /* fo_reason of the last committed change */
     uint8_t health;       /* underlying: FO_STATE_UP, EJECTED or TRIAL */
     uint8_t hold_cause;   /* enum fo__hold */
@@ -218,7 +229,9 @@ struct fo__health {
     uint64_t drill_until_ns;     /* 0 = no drill */
     uint64_t next_event_ns;      /* earliest time-driven change */
     uint64_t ramp_since_ns;      /* slow start began; 0 = not ramping */
-    bool guarded;                /* failing, kept in service by a guard */
+    uint64_t guard_until_ns;     /* while guarded: when to look again */
+    uint8_t slot_gen[FO_MAX_TRIAL_CONCURRENCY]; /* bumped per slot use */
+    bool guarded; /* failing, kept in service by a guard */
     uint64_t trial_deadline_ns[FO_MAX_TRIAL_CONCURRENCY]; /* 0 = free */
     struct fo__damping damp;
     struct fo__window window;
@@ -238,7 +251,8 @@ struct fo__outcome {
     uint64_t latency_ns;     /* 0 = not measured */
     uint64_t retry_after_ns; /* 0 = none */
     enum fo__evidence evidence;
-    int trial_slot; /* slot the attempt held, -1 if none or unknown */
+    int trial_slot;      /* slot the attempt held, -1 if none */
+    bool release_oldest; /* no attempt: free the oldest trial slot */
 };
 
 /* What changed, and why, while one public call ran. */
@@ -261,6 +275,10 @@ bool fo__health_set_admin(struct fo__health *h, fo_router *r, fo_admin admin,
                           uint64_t now);
 bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
                       uint64_t now);
+/* A probe concluded: ok (answered) or not; true if the state changed. */
+bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
+                      fo_result result, uint64_t now);
+
 /* Whether a pick may take the route now (after a refresh). */
 static inline bool fo__health_pickable(const struct fo__health *h,
                                        uint32_t trial_concurrency)
@@ -373,9 +391,11 @@ struct fo__route {
     uint32_t priority;
     uint32_t weight;
     uint32_t cost;
-    uint32_t plan_refs;     /* plans (other than the default) using it */
-    uint64_t last_fault_ns; /* last route fault reported; 0 = none */
-    uint64_t last_ok_ns;    /* last success or callee result; 0 = none */
+    uint32_t plan_refs;      /* plans (other than the default) using it */
+    uint64_t last_fault_ns;  /* last route fault reported; 0 = none */
+    uint64_t last_ok_ns;     /* last success or callee result; 0 = none */
+    uint64_t probe_seq0;     /* router probe sequence when it was added */
+    struct fo__probe *probe; /* NULL: not probed */
     struct fo__health health;
     struct fo__counters counters;
 };
@@ -392,6 +412,7 @@ struct fo__entry {
     uint32_t weight;
     uint32_t cost;
     uint32_t credit; /* slow-start gate, in thousandths of a pick */
+    uint8_t mark;    /* scratch of a pick, lock held; 0 between picks */
     uint64_t seq;    /* order of addition to this list */
     int64_t swrr;    /* smooth weighted round robin: current weight */
 };
@@ -424,6 +445,51 @@ struct fo__plan *fo__plan_get(fo_router *r, fo_plan_id id);
 /* Takes a removed route out of every plan. */
 void fo__plans_forget_route(fo_router *r, struct fo__route *rt);
 
+/* ---- probes (probe.c) -------------------------------------------------- */
+
+/* A registration: shared by the route and every callback running with it,
+ * so replacing it while a callback runs cannot free what it uses. */
+struct fo__probe_reg {
+    fo_probe_cb cb;
+    void *userdata;
+    fo_destroy_cb destroy;
+    uint32_t refs;              /* lock held */
+    struct fo__probe_reg *next; /* on a to-destroy list */
+};
+
+struct fo__probe {
+    struct fo__probe_reg *reg;
+    uint64_t interval_ns;
+    uint64_t timeout_ns;
+    uint64_t down_interval_ns;
+    uint32_t rise;
+    uint32_t fall;
+    uint32_t jitter_pct; /* 0 with FO_PROBE_NO_JITTER */
+    uint32_t evidence;
+    uint32_t ok_run;     /* answers in a row */
+    uint32_t fail_run;   /* failures in a row */
+    uint32_t jitter_pm;  /* this wait's extra, in thousandths of it */
+    uint64_t token;      /* in flight; 0 = none */
+    uint64_t started_ns; /* the last probe's start; 0 = none yet */
+    uint64_t deadline_ns;
+    uint64_t first_due_ns;
+    uint64_t sent, answered, failed, timed_out, late;
+};
+
+/* When the probe next needs the ticker: its timeout while in flight, else
+ * its next start (UINT64_MAX without a probe). */
+uint64_t fo__probe_due(const struct fo__route *rt);
+/* Ends a route's probe registration (route removed or router freed); the
+ * destroy callback, if due, goes on *destroy for after the unlock. */
+void fo__probe_drop(fo_router *r, struct fo__route *rt,
+                    struct fo__probe_reg **destroy);
+/* Runs and frees the registrations on a to-destroy list. Lock not held. */
+void fo__probe_destroy_list(fo_router *r, struct fo__probe_reg *list);
+/* The earliest instant tick has work (lock held). */
+uint64_t fo__next_deadline_locked(fo_router *r);
+/* Wakes the router's thread: its deadline may have moved. Lock held. */
+void fo__wake(fo_router *r);
+
 /* ---- guards (guard.c) -------------------------------------------------- */
 
 /* Whether passive detection may eject rt now. FO_REASON_NONE if so, else
@@ -450,6 +516,16 @@ struct fo_router {
     uint64_t now_ns;
     uint64_t raw_last_ns;         /* the source's last reading */
     uint64_t local_fault_seen_ns; /* last time the local-fault guard held */
+    uint64_t probe_seq;           /* probes started, for tokens */
+    uint64_t probe_strays;        /* completions for no known probe */
+    /* the router's own thread and the ticker */
+    pthread_cond_t wake; /* CLOCK_MONOTONIC */
+    pthread_t thread;
+    bool thread_running;
+    bool thread_stop;
+    bool thread_joining; /* a stop is waiting for the thread to end */
+    bool ticking;
+    uint64_t wake_gen;
     uint64_t picks, panic_picks, failed_picks;
     struct fo__table routes; /* struct fo__route */
     struct fo__names route_names;
@@ -503,8 +579,10 @@ uint64_t fo__router_digest(fo_router *router);
  *   [4..19]  routes tried, in order
  *   [2]      plan id (FO_PLAN_ID_NONE: the router's default list)
  *   [20..23] 16 bits of pick information per route tried: bit 0 trial
- *            pick, bits 1-3 its trial slot, bit 4 panic pick, bits 5-15
- *            the route's trial epoch at the time of the pick
+ *            pick, bits 1-3 its trial slot, bit 4 panic pick, bits 5-7 the
+ *            slot's generation, bits 8-15 an epoch: the route's trial epoch
+ *            (trial and panic picks) or its ejection count (picks in
+ *            service) at the time of the pick
  *   [24..31] reserved, zero
  */
 #define FO__ATT_TAG      0
@@ -514,12 +592,13 @@ uint64_t fo__router_digest(fo_router *router);
 #define FO__ATT_RESERVED 24
 #define FO__ATT_WORDS    32
 
-#define FO__ATT_PLAN         2
-#define FO__PICK_TRIAL       0x1u
-#define FO__PICK_SLOT_SHIFT  1
-#define FO__PICK_PANIC       0x10u
-#define FO__PICK_EPOCH_SHIFT 5
-#define FO__PICK_EPOCH_MASK  0x7ffu
+#define FO__ATT_PLAN           2
+#define FO__PICK_TRIAL         0x1u
+#define FO__PICK_SLOT_SHIFT    1
+#define FO__PICK_PANIC         0x10u
+#define FO__PICK_SLOTGEN_SHIFT 5
+#define FO__PICK_EPOCH_SHIFT   8
+#define FO__PICK_EPOCH_MASK    0xffu
 
 /* FO_OK if the attempt is well formed and fits this router (router NULL:
  * well formed for some router). */

@@ -26,6 +26,7 @@ int fo_result_from_sip(int status, unsigned flags, fo_result *out)
     switch (status) {
     case 404: /* Not Found */
     case 410: /* Gone */
+    case 433: /* Anonymity Disallowed: the callee refuses withheld numbers */
     case 484: /* Address Incomplete */
     case 485: /* Ambiguous */
         r = FO_RESULT_DECLINED;
@@ -82,8 +83,6 @@ int fo_result_from_q850(int cause, fo_result *out)
     case 31: /* normal, unspecified */
         r = FO_RESULT_NOANSWER;
         break;
-    case 2:  /* no route to specified transit network */
-    case 3:  /* no route to destination */
     case 38: /* network out of order */
         r = FO_RESULT_UNAVAILABLE;
         break;
@@ -98,7 +97,9 @@ int fo_result_from_q850(int cause, fo_result *out)
         r = FO_RESULT_TIMEOUT;
         break;
     default:
-        if (cause <= 31) /* normal class: about the callee */
+        if (cause <= 31) /* normal class: about the callee; 2 and 3 (no
+                          * route to the number) too, as RFC 3398 maps them
+                          * to 404 */
             r = FO_RESULT_DECLINED;
         else if (cause <= 47) /* resource unavailable: 34, 41, 42, ... */
             r = FO_RESULT_CONGESTION;

@@ -65,23 +65,42 @@ static void classify_evidence(const struct fo__route *rt,
                               const fo_attempt *attempt, int index,
                               struct fo__outcome *o)
 {
+    const struct fo__health *h = &rt->health;
     uint16_t info;
+    uint32_t epoch;
 
     o->evidence = FO__EVIDENCE_CURRENT;
     o->trial_slot = -1;
-    if (attempt == NULL || index < 0 || rt->health.health != FO_STATE_TRIAL)
+    o->release_oldest = false;
+    if (attempt == NULL || index < 0) {
+        o->release_oldest = true; /* cannot tell which call it was */
         return;
-    info = fo__attempt_info(attempt, index);
-    if (((info >> FO__PICK_EPOCH_SHIFT) & FO__PICK_EPOCH_MASK) !=
-            (rt->health.trial_epoch & FO__PICK_EPOCH_MASK) ||
-        (info & (FO__PICK_TRIAL | FO__PICK_PANIC)) == 0) {
-        /* Picked while the route was in service, or in an earlier trial. */
-        o->evidence = FO__EVIDENCE_STALE;
-    } else if (info & FO__PICK_TRIAL) {
-        o->evidence = FO__EVIDENCE_TRIAL;
-        o->trial_slot = (info >> FO__PICK_SLOT_SHIFT) & 0x7;
     }
-    /* else: a panic pick during this trial: current, but holds no slot. */
+    info = fo__attempt_info(attempt, index);
+    epoch = (info >> FO__PICK_EPOCH_SHIFT) & FO__PICK_EPOCH_MASK;
+    if (info & FO__PICK_TRIAL) {
+        /* A trial call: it decides its own trial (and frees its slot, if
+         * the slot has not been reused since it expired). */
+        unsigned slot = (info >> FO__PICK_SLOT_SHIFT) & 0x7;
+        unsigned gen = (info >> FO__PICK_SLOTGEN_SHIFT) & 0x7;
+
+        if (epoch != (h->trial_epoch & FO__PICK_EPOCH_MASK) ||
+            h->health == FO_STATE_EJECTED) {
+            o->evidence = FO__EVIDENCE_STALE;
+        } else if (h->health == FO_STATE_TRIAL) {
+            o->evidence = FO__EVIDENCE_TRIAL;
+            if ((h->slot_gen[slot] & 0x7) == gen)
+                o->trial_slot = (int)slot;
+        }
+        /* else: the trial passed meanwhile; a current result */
+    } else if (info & FO__PICK_PANIC) {
+        if (epoch != (h->trial_epoch & FO__PICK_EPOCH_MASK))
+            o->evidence = FO__EVIDENCE_STALE;
+    } else if (epoch != (h->ejections & FO__PICK_EPOCH_MASK)) {
+        /* Picked in service before the route's last ejection: an old
+         * outage's call, however late it reports. */
+        o->evidence = FO__EVIDENCE_STALE;
+    }
 }
 
 int fo_report_result_ex(fo_router *router, fo_route_id route,
@@ -129,8 +148,10 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
             goto out;
         }
     }
-    /* The evidence is judged from the pick before the attempt is
-     * updated: a route reported without having been picked is current. */
+    /* Time-driven changes first (a hold-down that has just ended), then
+     * the evidence is judged from the pick, before the attempt is updated:
+     * a route reported without having been picked is current. */
+    fo__health_refresh(&rt->health, router, now);
     classify_evidence(rt, attempt, index, &o);
     if (attempt != NULL) {
         if (index < 0)
@@ -138,7 +159,13 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
         fo__attempt_mark_reported(attempt, index);
     }
     rt->counters.results[o.result]++;
-    fo__health_report(rt, router, &o, now);
+    {
+        uint64_t before = rt->health.next_event_ns;
+
+        fo__health_report(rt, router, &o, now);
+        if (rt->health.next_event_ns < before)
+            fo__wake(router); /* a timer the router's thread must see */
+    }
 out:
     fo__unlock(router);
     return rc;

@@ -51,6 +51,7 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
         goto out;
     }
     rt->seq = router->route_seq;
+    rt->probe_seq0 = router->probe_seq;
     rt->priority = priority;
     rt->weight = weight;
     rt->cost = cost;
@@ -98,6 +99,7 @@ int fo_route_update(fo_router *router, fo_route_id route, uint32_t priority,
 
 int fo_route_remove(fo_router *router, fo_route_id route)
 {
+    struct fo__probe_reg *destroy = NULL;
     struct fo__route *rt;
     int rc = fo__enter(router);
 
@@ -111,10 +113,13 @@ int fo_route_remove(fo_router *router, fo_route_id route)
         fo__names_unlink(&router->route_names, &rt->name);
         fo__plan_drop(&router->defplan, rt);
         fo__plans_forget_route(router, rt);
+        fo__probe_drop(router, rt, &destroy);
         fo__table_remove(&router->routes, route);
         fo__free(router, &router->allocator, rt);
+        fo__wake(router);
     }
     fo__unlock(router);
+    fo__probe_destroy_list(router, destroy);
     return rc;
 }
 
@@ -202,6 +207,8 @@ int fo_route_set_admin(fo_router *router, fo_route_id route, fo_admin admin)
         rc = FO_ENOENT;
     else
         fo__health_set_admin(&rt->health, router, admin, now);
+    if (rt != NULL)
+        fo__wake(router);
     fo__unlock(router);
     return rc;
 }
@@ -224,6 +231,8 @@ int fo_route_drill(fo_router *router, fo_route_id route, uint64_t duration_ns)
         rc = FO_ERANGE;
     else
         fo__health_drill(&rt->health, router, duration_ns, now);
+    if (rt != NULL)
+        fo__wake(router);
     fo__unlock(router);
     return rc;
 }
@@ -245,6 +254,8 @@ int fo_route_signal(fo_router *router, fo_route_id route, fo_signal signal)
         rc = FO_ENOENT;
     else
         fo__health_signal(&rt->health, router, signal, now);
+    if (rt != NULL)
+        fo__wake(router);
     fo__unlock(router);
     return rc;
 }
@@ -308,6 +319,9 @@ const char *fo_reason_name(fo_reason reason)
         [FO_REASON_DRILL_ENDED] = "DRILL_ENDED",
         [FO_REASON_EJECTION_GUARD] = "EJECTION_GUARD",
         [FO_REASON_LOCAL_FAULT] = "LOCAL_FAULT",
+        [FO_REASON_PROBE_FAILED] = "PROBE_FAILED",
+        [FO_REASON_PROBE_PASSED] = "PROBE_PASSED",
+        [FO_REASON_GUARD_ENDED] = "GUARD_ENDED",
     };
 
     if ((unsigned)reason >= sizeof names / sizeof *names)

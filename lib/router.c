@@ -1,5 +1,6 @@
 /* Router lifetime. */
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -28,6 +29,22 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
     if (pthread_mutex_init(&r->lock, NULL) != 0) {
         fo__free(NULL, &allocator, r);
         return FO_ESYS;
+    }
+    {
+        pthread_condattr_t attr;
+        int err = pthread_condattr_init(&attr);
+
+        if (err == 0) {
+            err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+            if (err == 0)
+                err = pthread_cond_init(&r->wake, &attr);
+            (void)pthread_condattr_destroy(&attr);
+        }
+        if (err != 0) {
+            (void)pthread_mutex_destroy(&r->lock);
+            fo__free(NULL, &allocator, r);
+            return FO_ESYS;
+        }
     }
     r->cfg = cfg;
     r->clock = clock;
@@ -65,8 +82,17 @@ int fo_router_free(fo_router *router)
         return FO_OK;
     if (fo__cb_active(router, ~0u))
         return FO_EBUSY;
-    for (uint32_t i = 0; i < router->routes.nslots; i++)
-        fo__free(router, &router->allocator, router->routes.slots[i].obj);
+    (void)fo_router_stop_thread(router);
+    for (uint32_t i = 0; i < router->routes.nslots; i++) {
+        struct fo__route *rt = router->routes.slots[i].obj;
+        struct fo__probe_reg *destroy = NULL;
+
+        if (rt == NULL)
+            continue;
+        fo__probe_drop(router, rt, &destroy);
+        fo__probe_destroy_list(router, destroy);
+        fo__free(router, &router->allocator, rt);
+    }
     for (uint32_t i = 0; i < router->plans.nslots; i++) {
         struct fo__plan *p = router->plans.slots[i].obj;
 
@@ -80,6 +106,7 @@ int fo_router_free(fo_router *router)
     fo__table_release(router, &router->plans);
     fo__names_release(router, &router->route_names);
     fo__names_release(router, &router->plan_names);
+    (void)pthread_cond_destroy(&router->wake);
     (void)pthread_mutex_destroy(&router->lock);
     allocator = router->allocator;
     fo__free(NULL, &allocator, router);
@@ -186,6 +213,8 @@ uint64_t fo__router_digest(fo_router *router)
     h = mix(h, router->picks);
     h = mix(h, router->panic_picks);
     h = mix(h, router->failed_picks);
+    h = mix(h, router->probe_seq);
+    h = mix(h, router->probe_strays);
     for (int i = 0; i <= FO__RESULT_MAX; i++)
         h = mix(h, atomic_load(&router->result_class[i]));
     for (size_t i = 0; i < sizeof router->sip_override; i++)
@@ -218,6 +247,32 @@ uint64_t fo__router_digest(fo_router *router)
         for (uint32_t k = 0; k < rt->name.len; k++)
             h = mix(h, (unsigned char)rt->name.text[k]);
         h = mix_health(h, &rt->health);
+        h = mix(h, rt->probe_seq0);
+        if (rt->probe != NULL) {
+            const struct fo__probe *p = rt->probe;
+
+            h = mix(h, (uint64_t)(uintptr_t)p->reg->cb);
+            h = mix(h, (uint64_t)(uintptr_t)p->reg->userdata);
+            h = mix(h, p->interval_ns);
+            h = mix(h, p->timeout_ns);
+            h = mix(h, p->down_interval_ns);
+            h = mix(h, p->rise);
+            h = mix(h, p->fall);
+            h = mix(h, p->jitter_pct);
+            h = mix(h, p->evidence);
+            h = mix(h, p->ok_run);
+            h = mix(h, p->fail_run);
+            h = mix(h, p->jitter_pm);
+            h = mix(h, p->token);
+            h = mix(h, p->started_ns);
+            h = mix(h, p->deadline_ns);
+            h = mix(h, p->first_due_ns);
+            h = mix(h, p->sent);
+            h = mix(h, p->answered);
+            h = mix(h, p->failed);
+            h = mix(h, p->timed_out);
+            h = mix(h, p->late);
+        }
         for (int k = 0; k <= FO__RESULT_MAX; k++)
             h = mix(h, rt->counters.results[k]);
         h = mix(h, rt->counters.picks);

@@ -90,29 +90,31 @@ static void note(struct picker *pk, const struct fo__route *rt,
     pk->nskipped++;
 }
 
-/* A route noted as passed over was chosen after all, as a fallback. */
+/* Considers a route out of service as the least-bad one for panic: a route
+ * in trial first, then the one back soonest, then the lower penalty.
+ * Operators' states are never overridden. */
+/* A route noted as passed over was chosen after all (the panic pick): take
+ * it out of the explanation. Only the panic candidate is noted before the
+ * decision, and it is the last out-of-service route noted or earlier. */
 static void unnote(struct picker *pk, const struct fo__route *rt)
 {
     fo_pick *o = pk->out;
     uint32_t n;
 
+    pk->nskipped--;
     if (o == NULL || o->skipped == NULL)
         return;
-    n = pk->nskipped < o->skipped_capacity ? pk->nskipped : o->skipped_capacity;
+    n = pk->nskipped + 1 < o->skipped_capacity ? pk->nskipped + 1
+                                               : o->skipped_capacity;
     for (uint32_t i = 0; i < n; i++) {
         if (o->skipped[i].route == rt->id) {
             memmove(&o->skipped[i], &o->skipped[i + 1],
                     (n - i - 1) * sizeof *o->skipped);
-            pk->nskipped--;
             return;
         }
     }
-    pk->nskipped--; /* it was beyond the array's capacity */
 }
 
-/* Considers a route out of service as the least-bad one for panic: a route
- * in trial first, then the one back soonest, then the lower penalty.
- * Operators' states are never overridden. */
 static void consider_worst(struct picker *pk, struct fo__entry *e)
 {
     const struct fo__health *h = &e->rt->health;
@@ -168,18 +170,63 @@ static uint32_t ramp(struct fo__health *h, const struct fo__config *c,
     return (uint32_t)(floor + (1000 - floor) * elapsed / c->slow_start_ns);
 }
 
+/* Marks of entries passed over for now but usable as fallbacks; noted in
+ * the explanation once the pick is decided, unless chosen. */
+enum { MARK_NONE, MARK_RAMPING, MARK_BACKUP, MARK_GUARDED };
+
+/*
+ * Smooth weighted round robin over one tier [i, end) among the entries
+ * that pass `want`; returns the winner (or NULL) and whether every
+ * candidate is ramping up.
+ */
+static struct fo__entry *swrr_tier(struct picker *pk, struct fo__plan *p,
+                                   uint32_t i, uint32_t end, uint8_t want,
+                                   bool *all_ramping)
+{
+    const struct fo__config *c = &pk->r->cfg;
+    struct fo__entry *best = NULL;
+    int64_t total = 0;
+
+    *all_ramping = true;
+    for (uint32_t k = i; k < end; k++) {
+        struct fo__entry *e = &p->entries[k];
+        uint32_t share;
+        int64_t w;
+
+        if (e->mark != want)
+            continue;
+        share = ramp(&e->rt->health, c, pk->now);
+        if (share >= 1000)
+            *all_ramping = false;
+        w = (int64_t)e->weight * share / 1000;
+        if (w < 1)
+            w = 1;
+        e->swrr += w;
+        total += w;
+        if (best == NULL || e->swrr > best->swrr)
+            best = e;
+    }
+    if (best != NULL)
+        best->swrr -= total;
+    return best;
+}
+
+/* Marks value for a candidate in the first pass. */
+#define MARK_CANDIDATE 0xff
+
 static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
-                                uint32_t *flags)
+                                uint32_t *flags, uint32_t *scanned)
 {
     fo_router *r = pk->r;
     const struct fo__config *c = &r->cfg;
-    struct fo__entry *backup = NULL, *guarded = NULL, *ramping = NULL;
+    struct fo__entry *backup = NULL, *ramping = NULL;
+    bool any_guarded = false;
     uint32_t i = 0;
 
+    *scanned = p->count;
     while (i < p->count) {
-        struct fo__entry *best = NULL;
-        bool all_ramping = true;
-        int64_t total = 0;
+        struct fo__entry *best;
+        bool all_ramping;
         uint32_t end = i + 1;
 
         while (end < p->count &&
@@ -189,89 +236,112 @@ static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
             struct fo__entry *e = &p->entries[k];
             struct fo__health *h = &e->rt->health;
             uint64_t until;
-            uint32_t share;
-            int64_t w;
 
+            e->mark = MARK_NONE;
             fo__health_refresh(h, r, pk->now);
             if (pk->attempt != NULL &&
                 fo__attempt_find(pk->attempt, e->rt->id) >= 0) {
                 note(pk, e->rt, FO_SKIP_TRIED, 0);
-                continue;
-            }
-            if (!fo__health_pickable(h, c->trial_concurrency)) {
+            } else if (!fo__health_pickable(h, c->trial_concurrency)) {
                 fo_skip_reason why = out_reason(h, c, &until);
 
                 note(pk, e->rt, why, until);
                 consider_worst(pk, e);
-                continue;
-            }
-            if (e->weight == 0) {
+            } else if (e->weight == 0) {
+                e->mark = MARK_BACKUP;
                 if (backup == NULL)
                     backup = e;
-                note(pk, e->rt, FO_SKIP_BACKUP, 0);
-                continue;
+            } else if (h->guarded) {
+                e->mark = MARK_GUARDED;
+                any_guarded = true;
+            } else {
+                e->mark = MARK_CANDIDATE;
             }
-            if (h->guarded) {
-                if (guarded == NULL)
-                    guarded = e;
-                note(pk, e->rt, FO_SKIP_GUARDED, 0);
-                continue;
-            }
-            share = ramp(h, c, pk->now);
-            if (share >= 1000)
-                all_ramping = false;
-            w = (int64_t)e->weight * share / 1000;
-            if (w < 1)
-                w = 1;
-            e->swrr += w;
-            total += w;
-            if (best == NULL || e->swrr > best->swrr)
-                best = e;
         }
+        best = swrr_tier(pk, p, i, end, MARK_CANDIDATE, &all_ramping);
+        for (uint32_t k = i; k < end; k++)
+            if (p->entries[k].mark == MARK_CANDIDATE)
+                p->entries[k].mark = MARK_NONE;
         if (best != NULL) {
             uint32_t share = ramp(&best->rt->health, c, pk->now);
 
-            best->swrr -= total;
-            if (share < 1000)
-                *flags |= FO_PICK_SLOW_START;
-            if (!all_ramping)
+            if (!all_ramping) {
+                if (share < 1000)
+                    *flags |= FO_PICK_SLOW_START;
+                *scanned = end;
                 return best;
+            }
             /* Only ramping routes here: each takes its share of the picks
              * and leaves the rest to the next tier. */
             best->credit += share;
             if (best->credit >= 1000) {
                 best->credit -= 1000;
+                *flags |= FO_PICK_SLOW_START;
+                *scanned = end;
                 return best;
             }
-            *flags &= ~FO_PICK_SLOW_START;
-            note(pk, best->rt, FO_SKIP_SLOW_START,
-                 best->rt->health.ramp_since_ns + c->slow_start_ns);
+            best->mark = MARK_RAMPING;
             if (ramping == NULL)
                 ramping = best;
         }
         i = end;
     }
     if (ramping != NULL) {
-        unnote(pk, ramping->rt);
         *flags |= FO_PICK_SLOW_START;
         return ramping;
     }
     if (backup != NULL) {
-        unnote(pk, backup->rt);
         *flags |= FO_PICK_BACKUP;
         return backup;
     }
-    if (guarded != NULL) {
-        unnote(pk, guarded->rt);
-        *flags |= FO_PICK_GUARDED;
-        return guarded;
+    if (any_guarded) {
+        /* Failing routes kept in service: shared by weight, tier by tier,
+         * like ordinary ones. */
+        for (i = 0; i < p->count;) {
+            uint32_t end = i + 1;
+            struct fo__entry *best;
+            bool all_ramping;
+
+            while (end < p->count &&
+                   fo__plan_same_tier(p, &p->entries[i], &p->entries[end]))
+                end++;
+            best = swrr_tier(pk, p, i, end, MARK_GUARDED, &all_ramping);
+            if (best != NULL) {
+                *flags |= FO_PICK_GUARDED;
+                return best;
+            }
+            i = end;
+        }
     }
     if (pk->worst_best != NULL && r->panic == FO_PANIC_BEST_EFFORT) {
-        unnote(pk, pk->worst_best->rt);
         *flags |= FO_PICK_PANIC;
         return pk->worst_best;
     }
     return NULL;
+}
+
+/* Notes the fallbacks passed over (all but the chosen one), after the
+ * routes noted in order; clears the marks. */
+static void note_fallbacks(struct picker *pk, struct fo__plan *p,
+                           uint32_t scanned, const struct fo__entry *chosen)
+{
+    const struct fo__config *c = &pk->r->cfg;
+
+    for (uint32_t k = 0; k < scanned; k++) {
+        struct fo__entry *e = &p->entries[k];
+        uint8_t mark = e->mark;
+
+        e->mark = MARK_NONE;
+        if (mark == MARK_NONE || e == chosen)
+            continue;
+        if (mark == MARK_BACKUP)
+            note(pk, e->rt, FO_SKIP_BACKUP, 0);
+        else if (mark == MARK_GUARDED)
+            note(pk, e->rt, FO_SKIP_GUARDED, 0);
+        else
+            note(pk, e->rt, FO_SKIP_SLOW_START,
+                 e->rt->health.ramp_since_ns + c->slow_start_ns);
+    }
 }
 
 #define FO__PICK_SIZE_0_1 (offsetof(fo_pick, reserved) + sizeof(uint32_t))
@@ -285,7 +355,7 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
     struct picker pk;
     struct fo__plan *plan;
     struct fo__entry *chosen;
-    uint32_t flags = 0;
+    uint32_t flags = 0, scanned = 0;
     int rc = FO_OK;
 
     if (attempt != NULL && fo__attempt_check(attempt, router) != FO_OK)
@@ -306,7 +376,12 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
         rc = FO_ENOENT;
         goto out;
     }
-    chosen = choose(&pk, plan, &flags);
+    chosen = choose(&pk, plan, &flags, &scanned);
+    if (chosen == pk.worst_best && chosen != NULL) {
+        /* The panic pick was noted as out of service: take it back. */
+        unnote(&pk, chosen->rt);
+    }
+    note_fallbacks(&pk, plan, scanned, chosen);
     router->picks++;
     if (chosen == NULL) {
         router->failed_picks++;
@@ -323,11 +398,16 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
         } else if (h->state == FO_STATE_TRIAL) {
             int slot = fo__health_take_slot(h, router, pk.now);
 
+            fo__wake(router); /* the slot's expiry is a new deadline */
             flags |= FO_PICK_TRIAL;
             info |= (uint16_t)(FO__PICK_TRIAL |
-                               ((unsigned)slot << FO__PICK_SLOT_SHIFT));
+                               ((unsigned)slot << FO__PICK_SLOT_SHIFT) |
+                               ((h->slot_gen[slot] & 0x7u)
+                                << FO__PICK_SLOTGEN_SHIFT));
         } else {
-            info = 0; /* picked while in service */
+            /* In service: remember which service period it was. */
+            info = (uint16_t)((h->ejections & FO__PICK_EPOCH_MASK)
+                              << FO__PICK_EPOCH_SHIFT);
         }
         if (router->local_fault_seen_ns != 0 &&
             fo__add_sat(router->local_fault_seen_ns,

@@ -262,6 +262,40 @@ static void test_next_event_is_reuse_time(void **state)
     assert_int_equal(route_state(f->router, r), FO_STATE_UP);
 }
 
+/* With the defaults (1000 per flap, suppress 2500, half-life 5 min): three
+ * flaps within two minutes suppress a carrier for about ten minutes. */
+static void test_defaults_three_flaps(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r;
+    double p = 0;
+    uint64_t last = 0;
+
+    fixture_close(f);
+    fixture_prepare(f);
+    fixture_open(f);
+    r = add_route(f->router, "r", 1);
+    for (int i = 0; i < 3; i++) {
+        if (i > 0) {
+            advance(f, fo__route_get(f->router, r)->health.hold_down_ns);
+            report_n(f->router, r, FO_RESULT_SUCCESS, 2); /* back */
+            advance(f, 5 * SEC);
+        }
+        p = (i == 0 ? 0 : p * pow(2, -seconds(f->clock.now - last) / 300.0)) +
+            1000;
+        last = f->clock.now;
+        report_n(f->router, r, FO_RESULT_TIMEOUT, 3);
+    }
+    assert_true(p >= 2500);
+    assert_int_equal(route_state(f->router, r), FO_STATE_SUPPRESSED);
+    double wait = 300.0 * log2(p / 750.0); /* about ten minutes */
+    assert_true(wait > 540 && wait < 660);
+    f->clock.now = last + (uint64_t)(wait * 1e9) - SEC;
+    assert_int_equal(route_state(f->router, r), FO_STATE_SUPPRESSED);
+    f->clock.now = last + (uint64_t)(wait * 1e9) + SEC;
+    assert_int_not_equal(route_state(f->router, r), FO_STATE_SUPPRESSED);
+}
+
 #define T(fn)                                                                  \
     cmocka_unit_test_setup_teardown(fn, damping_setup, fixture_teardown)
 
@@ -277,6 +311,7 @@ int main(void)
         T(test_signals_count_as_flaps),
         T(test_damping_off),
         T(test_next_event_is_reuse_time),
+        T(test_defaults_three_flaps),
     };
     return cmocka_run_group_tests_name("damping", tests, NULL, NULL);
 }

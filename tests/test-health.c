@@ -559,23 +559,32 @@ static void test_keepalive_signals(void **state)
 {
     struct fixture *f = *state;
     fo_route_id r = add_route(f->router, "r", 1);
+    uint64_t until;
 
     assert_int_equal(fo_route_signal(f->router, r, FO_SIGNAL_KEEPALIVE_LOST),
                      FO_OK);
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
     assert_int_equal(route_reason(f->router, r, NULL, 0),
                      FO_REASON_KEEPALIVE_LOST);
-    /* The usual hold-down applies... */
-    advance(f, FO_DEFAULT_HOLD_DOWN_NS);
-    assert_int_equal(route_state(f->router, r), FO_STATE_TRIAL);
-    report_n(f->router, r, FO_RESULT_TIMEOUT, 1);
-    /* ... and "restored" ends it early. */
-    fo_route_signal(f->router, r, FO_SIGNAL_KEEPALIVE_LOST); /* no-op */
+    assert_int_equal(health_of(f, r)->ejections, 1);
+    /* Lost again while out: nothing more (no second ejection, the
+     * hold-down is not restarted). */
+    until = health_of(f, r)->hold_down_until_ns;
     advance(f, SEC);
+    assert_int_equal(fo_route_signal(f->router, r, FO_SIGNAL_KEEPALIVE_LOST),
+                     FO_OK);
+    assert_int_equal(health_of(f, r)->ejections, 1);
+    assert_true(health_of(f, r)->hold_down_until_ns == until);
+    /* The usual hold-down applies... */
+    f->clock.now = until;
+    assert_int_equal(route_state(f->router, r), FO_STATE_TRIAL);
+    /* ... lost in trial: out again, for longer. */
+    assert_int_equal(fo_route_signal(f->router, r, FO_SIGNAL_KEEPALIVE_LOST),
+                     FO_OK);
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
-    fo_route_signal(f->router, r, FO_SIGNAL_KEEPALIVE_LOST);
-    r = add_route(f->router, "k", 1);
-    fo_route_signal(f->router, r, FO_SIGNAL_KEEPALIVE_LOST);
+    assert_int_equal(health_of(f, r)->ejections, 2);
+    assert_true(health_of(f, r)->hold_down_ns == 22500 * MSEC);
+    /* ... and "restored" ends the hold-down early. */
     advance(f, SEC);
     assert_int_equal(
         fo_route_signal(f->router, r, FO_SIGNAL_KEEPALIVE_RESTORED), FO_OK);
@@ -756,6 +765,9 @@ static void test_reason_names(void **state)
         "DRILL_ENDED",
         "EJECTION_GUARD",
         "LOCAL_FAULT",
+        "PROBE_FAILED",
+        "PROBE_PASSED",
+        "GUARD_ENDED",
     };
 
     (void)state;
@@ -843,6 +855,126 @@ static void test_report_ex_bad_input(void **state)
                      FO_OK);
 }
 
+/* ---- regressions from review ------------------------------------------ */
+
+/* A result is judged after the route's due timers ran: a late report that
+ * is the first thing to touch a route whose hold-down has just ended must
+ * not fail the new trial. */
+static void test_refresh_before_judging(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+    fo_attempt old = FO_ATTEMPT_INIT;
+
+    assert_true(pick(f->router, &old) == r); /* a 30 s dial starts */
+    report_n(f->router, r, FO_RESULT_TIMEOUT, (int)N);
+    advance(f, FO_DEFAULT_HOLD_DOWN_NS); /* nothing looks at the route */
+    assert_int_equal(fo_report_result(f->router, r, FO_RESULT_TIMEOUT, &old),
+                     FO_OK);
+    assert_int_equal(route_state(f->router, r), FO_STATE_TRIAL);
+    assert_int_equal(route_reason(f->router, r, NULL, 0),
+                     FO_REASON_HOLD_DOWN_ENDED);
+}
+
+/* Calls placed before an outage and reporting after the route recovered
+ * (a long dial timeout) must not eject it again. */
+static void test_old_calls_do_not_reeject_a_recovered_route(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+    fo_attempt old[N], now = FO_ATTEMPT_INIT;
+
+    for (unsigned i = 0; i < N; i++) {
+        fo_attempt_init(&old[i]);
+        assert_true(pick(f->router, &old[i]) == r);
+    }
+    report_n(f->router, r, FO_RESULT_TIMEOUT, (int)N); /* ejected */
+    advance(f, FO_DEFAULT_HOLD_DOWN_NS);
+    report_n(f->router, r, FO_RESULT_SUCCESS, 2); /* trial passed */
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    advance(f, 40 * SEC);
+    for (unsigned i = 0; i < N; i++)
+        assert_int_equal(
+            fo_report_result(f->router, r, FO_RESULT_TIMEOUT, &old[i]), FO_OK);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    assert_int_equal(health_of(f, r)->consecutive_faults, 0);
+    /* Counted all the same. */
+    assert_true(
+        fo__route_get(f->router, r)->counters.results[FO_RESULT_TIMEOUT] ==
+        2 * N);
+    /* A call placed after the recovery counts as usual. */
+    assert_true(pick(f->router, &now) == r);
+    fo_report_result(f->router, r, FO_RESULT_TIMEOUT, &now);
+    assert_int_equal(health_of(f, r)->consecutive_faults, 1);
+}
+
+/* A trial slot is freed only by the call that holds it. */
+static void test_trial_slots_freed_only_by_their_holder(void **state)
+{
+    struct fixture *f = *state;
+    fo_attempt trial = FO_ATTEMPT_INIT, panic = FO_ATTEMPT_INIT;
+    fo_attempt late, next = FO_ATTEMPT_INIT;
+    fo_pick pk = FO_PICK_INIT;
+    fo_route_id a;
+
+    f->opts.panic = FO_PANIC_BEST_EFFORT;
+    fixture_reopen(f);
+    a = add_route(f->router, "a", 1);
+    eject_now(f, a);
+    advance(f, FO_DEFAULT_HOLD_DOWN_NS);
+    assert_int_equal(fo_pick_route_ex(f->router, &trial, &pk), FO_OK);
+    assert_int_equal(pk.flags, FO_PICK_TRIAL);
+    /* The one slot is busy: a panic pick, whose report frees nothing. */
+    assert_int_equal(fo_pick_route_ex(f->router, &panic, &pk), FO_OK);
+    assert_int_equal(pk.flags, FO_PICK_PANIC);
+    fo_report_result(f->router, a, FO_RESULT_CANCELLED, &panic);
+    assert_int_equal(fo_pick_route_ex(f->router, NULL, &pk), FO_OK);
+    assert_int_equal(pk.flags, FO_PICK_PANIC); /* still busy */
+    /* The trial call never reports in time: its slot expires and is
+     * reused; its late report counts for the trial but does not free the
+     * new holder's slot. */
+    late = trial;
+    advance(f, FO_DEFAULT_TRIAL_TIMEOUT_NS);
+    assert_int_equal(fo_pick_route_ex(f->router, &next, &pk), FO_OK);
+    assert_int_equal(pk.flags, FO_PICK_TRIAL);
+    fo_report_result(f->router, a, FO_RESULT_SUCCESS, &late);
+    assert_int_equal(health_of(f, a)->trial_passes, 1);
+    assert_int_equal(fo_pick_route_ex(f->router, NULL, &pk), FO_OK);
+    assert_int_equal(pk.flags, FO_PICK_PANIC); /* next's slot still held */
+    fo_report_result(f->router, a, FO_RESULT_SUCCESS, &next);
+    assert_int_equal(route_state(f->router, a), FO_STATE_UP);
+}
+
+/* Jitter comes after the cap and after a Retry-After floor, so dialers
+ * sharing a carrier are spread there too. */
+static void test_jitter_after_cap_and_retry_after(void **state)
+{
+    struct fixture *f = *state;
+    int spread_ra = 0, spread_cap = 0;
+
+    for (uint64_t seed = 1; seed <= 30; seed++) {
+        fo_route_id r, s;
+        uint64_t hold;
+
+        f->opts.hold_down_jitter_pct = 20;
+        f->opts.hold_down_max_ns = 20 * SEC;
+        f->opts.seed = seed;
+        fixture_reopen(f);
+        r = add_route(f->router, "r", 1);
+        s = add_route(f->router, "s", 1);
+        report_ex(f->router, r, FO_RESULT_REJECTED, 0, 600 * SEC);
+        hold = health_of(f, r)->hold_down_ns;
+        assert_true(hold >= 600 * SEC && hold <= 720 * SEC);
+        spread_ra += hold != 600 * SEC;
+        health_of(f, s)->level = 10; /* grown past the cap */
+        eject_now(f, s);
+        hold = health_of(f, s)->hold_down_ns;
+        assert_true(hold >= 20 * SEC && hold <= 24 * SEC);
+        spread_cap += hold != 20 * SEC;
+    }
+    assert_true(spread_ra > 25 && spread_cap > 25);
+}
+
 #define T(fn)                                                                  \
     cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
@@ -882,6 +1014,10 @@ int main(void)
         T(test_reason_names),
         T(test_classification_override),
         T(test_report_ex_bad_input),
+        T(test_refresh_before_judging),
+        T(test_old_calls_do_not_reeject_a_recovered_route),
+        T(test_trial_slots_freed_only_by_their_holder),
+        T(test_jitter_after_cap_and_retry_after),
     };
     return cmocka_run_group_tests_name("health", tests, NULL, NULL);
 }

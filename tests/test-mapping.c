@@ -114,8 +114,8 @@ static void test_q850_causes(void **state)
         fo_result result;
     } table[] = {
         {1, FO_RESULT_DECLINED},     /* unallocated number */
-        {2, FO_RESULT_UNAVAILABLE},  /* no route to transit network */
-        {3, FO_RESULT_UNAVAILABLE},  /* no route to destination */
+        {2, FO_RESULT_DECLINED},     /* no route to transit network */
+        {3, FO_RESULT_DECLINED},     /* no route to destination */
         {16, FO_RESULT_SUCCESS},     /* normal clearing */
         {17, FO_RESULT_BUSY},        /* user busy */
         {18, FO_RESULT_NOANSWER},    /* no user responding */

@@ -296,13 +296,14 @@ static void test_inconsistent_thresholds(void **state)
     o.damping_reuse = 2999;
     assert_int_equal(new_with(&o), FO_OK);
 
-    /* A ceiling that never reaches suppress: 750 * 2^(300/300) = 1500. */
+    /* A ceiling that never reaches suppress (2500): 750 * 2^(300/300) is
+     * 1500, 750 * 2^(521/300) is 2499.5; 750 * 2^(522/300) is 2505.3. */
     FO_ROUTER_OPTIONS_INIT(&o);
     o.damping_max_suppress_ns = o.damping_half_life_ns = 300 * FO_SECOND_NS;
     assert_int_equal(new_with(&o), FO_EINVAL);
-    o.damping_max_suppress_ns = 600 * FO_SECOND_NS; /* 3000: not above */
+    o.damping_max_suppress_ns = 521 * FO_SECOND_NS;
     assert_int_equal(new_with(&o), FO_EINVAL);
-    o.damping_max_suppress_ns = 601 * FO_SECOND_NS;
+    o.damping_max_suppress_ns = 522 * FO_SECOND_NS;
     assert_int_equal(new_with(&o), FO_OK);
 
     FO_ROUTER_OPTIONS_INIT(&o);

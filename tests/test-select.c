@@ -450,8 +450,10 @@ static void test_guarded_route_is_last_resort(void **state)
     assert_true(pk.route == c);
     assert_int_equal(pk.flags, FO_PICK_GUARDED);
     assert_int_equal(pk.skipped_count, 2); /* a and b, not c */
-    /* Healthy again: an ordinary pick. */
+    /* Healthy again: an ordinary pick, and it says so. */
     report_n(f->router, c, FO_RESULT_SUCCESS, 1);
+    assert_int_equal(route_reason(f->router, c, NULL, 0),
+                     FO_REASON_GUARD_ENDED);
     assert_int_equal(fo_pick_route_ex(f->router, NULL, &pk), FO_OK);
     assert_int_equal(pk.flags, 0);
     /* Signals and operators are not limited by the guard. */
@@ -530,9 +532,12 @@ static void test_local_fault_guard(void **state)
     report_n(f->router, ids[0], FO_RESULT_SUCCESS, 1);
     assert_int_equal(fo_pick_route_ex(f->router, NULL, &pk), FO_OK);
     assert_int_equal(pk.flags, 0);
-    /* A real outage of one carrier while the others work is not local. */
+    /* A real outage of one carrier while the others work is not local
+     * (once the guard's decision has run its time). */
+    advance(f, FO_DEFAULT_LOCAL_FAULT_WINDOW_NS);
+    report_n(f->router, ids[0], FO_RESULT_SUCCESS, 1);
     report_n(f->router, ids[1], FO_RESULT_SUCCESS, 1);
-    report_n(f->router, ids[2], FO_RESULT_TIMEOUT, 3);
+    report_n(f->router, ids[2], FO_RESULT_TIMEOUT, 1);
     assert_int_equal(route_state(f->router, ids[2]), FO_STATE_EJECTED);
 }
 
@@ -762,6 +767,162 @@ static void test_pick_ex_bad_input(void **state)
     assert_int_equal(fo_attempt_init_plan(NULL, 1), FO_EINVAL);
 }
 
+/* ---- regressions from review ------------------------------------------ */
+
+/* A guarded route is not stranded: its guard is looked at again after the
+ * window, and it takes its share again. */
+static void test_guard_expires(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b;
+    int on_a = 0;
+
+    f->opts.guards_off = FO_GUARD_LOCAL_FAULT;
+    fixture_reopen(f);
+    a = add_w(f->router, "a", 1, 1, 0);
+    b = add_w(f->router, "b", 1, 1, 0);
+    fo_route_signal(f->router, b, FO_SIGNAL_KEEPALIVE_LOST);
+    report_n(f->router, a, FO_RESULT_TIMEOUT, 3); /* guarded: 1 of 2 out */
+    assert_true(fo__route_get(f->router, a)->health.guarded);
+    fo_route_signal(f->router, b, FO_SIGNAL_KEEPALIVE_RESTORED);
+    report_n(f->router, b, FO_RESULT_SUCCESS, 2); /* b is back */
+    for (int i = 0; i < 10; i++)
+        on_a += pick(f->router, NULL) == a;
+    assert_int_equal(on_a, 0); /* healthy b first */
+    advance(f, FO_DEFAULT_LOCAL_FAULT_WINDOW_NS);
+    for (int i = 0; i < 10; i++)
+        on_a += pick(f->router, NULL) == a;
+    assert_int_equal(on_a, 5); /* back in ordinary service */
+    /* Its run of faults still stands: one more, and it goes. */
+    report_n(f->router, a, FO_RESULT_TIMEOUT, 1);
+    assert_int_equal(route_state(f->router, a), FO_STATE_EJECTED);
+}
+
+/* Guarded routes share the load by weight, like ordinary ones. */
+static void test_guarded_routes_share(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id ids[4];
+    int count[4] = {0};
+    fo_pick pk = FO_PICK_INIT;
+
+    f->opts.guards_off = FO_GUARD_EJECTION;
+    fixture_reopen(f);
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+
+        snprintf(name, sizeof name, "r%d", i);
+        ids[i] = add_w(f->router, name, 1, 1, 0);
+    }
+    /* The uplink dies on a busy dialer: each route fails in turn. */
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 4; i++)
+            report_n(f->router, ids[i], FO_RESULT_UNAVAILABLE, 1);
+    for (int i = 0; i < 4; i++)
+        assert_true(fo__route_get(f->router, ids[i])->health.guarded);
+    for (int n = 0; n < 400; n++) {
+        assert_int_equal(fo_pick_route_ex(f->router, NULL, &pk), FO_OK);
+        assert_true(pk.flags & FO_PICK_GUARDED);
+        for (int i = 0; i < 4; i++)
+            count[i] += pk.route == ids[i];
+    }
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(count[i], 100);
+}
+
+/* The local-fault guard on a busy dialer: successes right up to the
+ * outage, and a fourth carrier the calls never reach. */
+static void test_local_fault_on_a_busy_dialer(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id ids[4];
+
+    f->opts.guards_off = FO_GUARD_EJECTION;
+    fixture_reopen(f);
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+
+        snprintf(name, sizeof name, "r%d", i);
+        ids[i] = add_w(f->router, name, (uint32_t)i, 1, 0);
+    }
+    for (int n = 0; n < 50; n++) {
+        report_n(f->router, ids[0], FO_RESULT_SUCCESS, 1);
+        report_n(f->router, ids[1], FO_RESULT_SUCCESS, 1);
+        report_n(f->router, ids[2], FO_RESULT_SUCCESS, 1);
+        advance(f, 10 * MSEC);
+    }
+    /* Uplink down: every call fails on the three routes it tries. */
+    for (int call = 0; call < 3; call++)
+        for (int i = 0; i < 3; i++)
+            report_n(f->router, ids[i], FO_RESULT_UNAVAILABLE, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(route_state(f->router, ids[i]), FO_STATE_UP);
+        assert_int_equal(route_reason(f->router, ids[i], NULL, 0),
+                         FO_REASON_LOCAL_FAULT);
+    }
+}
+
+/* A route in a drill is not in service for the guards either. */
+static void test_guard_ignores_drills(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b;
+
+    f->opts.guards_off = FO_GUARD_LOCAL_FAULT;
+    fixture_reopen(f);
+    a = add_w(f->router, "a", 1, 1, 0);
+    b = add_w(f->router, "b", 2, 1, 0);
+    assert_int_equal(fo_route_drill(f->router, a, 60 * SEC), FO_OK);
+    report_n(f->router, b, FO_RESULT_CONGESTION, 3);
+    assert_int_equal(route_state(f->router, b), FO_STATE_UP); /* kept */
+    assert_true(pick(f->router, NULL) == b);
+}
+
+/* Explanations count the same with or without an array, and the chosen
+ * route is never among them, also when it is a fallback. */
+static void test_explanations_of_fallbacks(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b, c, backup;
+    fo_skip why[2];
+    fo_pick with = FO_PICK_INIT, without = FO_PICK_INIT;
+
+    a = add_w(f->router, "a", 1, 1, 0);
+    backup = add_w(f->router, "backup", 2, 0, 0);
+    b = add_w(f->router, "b", 3, 1, 0);
+    c = add_w(f->router, "c", 4, 1, 0);
+    eject(f->router, a);
+    eject(f->router, b);
+    eject(f->router, c);
+    with.skipped = why;
+    with.skipped_capacity = 2;
+    assert_int_equal(fo_pick_route_ex(f->router, NULL, &with), FO_OK);
+    assert_true(with.route == backup && with.flags == FO_PICK_BACKUP);
+    assert_int_equal(fo_pick_route_ex(f->router, NULL, &without), FO_OK);
+    assert_int_equal(with.skipped_count, 3);
+    assert_int_equal(without.skipped_count, 3);
+    assert_true(why[0].route == a && why[1].route == b);
+}
+
+/* A route in trial can take calls: it does not count as out for the
+ * ejection guard (a backup sitting in trial, unused, must not keep a dead
+ * primary in service). */
+static void test_guard_counts_trial_as_in_service(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b;
+
+    f->opts.guards_off = FO_GUARD_LOCAL_FAULT;
+    fixture_reopen(f);
+    a = add_w(f->router, "a", 1, 1, 0);
+    b = add_w(f->router, "b", 2, 1, 0);
+    eject(f->router, b);
+    advance(f, FO_DEFAULT_HOLD_DOWN_NS);
+    assert_int_equal(route_state(f->router, b), FO_STATE_TRIAL);
+    report_n(f->router, a, FO_RESULT_TIMEOUT, 3);
+    assert_int_equal(route_state(f->router, a), FO_STATE_EJECTED);
+}
+
 #define T(fn)                                                                  \
     cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
@@ -789,6 +950,12 @@ int main(void)
         T(test_slow_start_within_a_tier),
         T(test_explanations),
         T(test_pick_ex_bad_input),
+        T(test_guard_expires),
+        T(test_guard_counts_trial_as_in_service),
+        T(test_guarded_routes_share),
+        T(test_local_fault_on_a_busy_dialer),
+        T(test_guard_ignores_drills),
+        T(test_explanations_of_fallbacks),
     };
     return cmocka_run_group_tests_name("select", tests, NULL, NULL);
 }

@@ -38,6 +38,7 @@
 #include <failover/result.h>
 #include <failover/health.h>
 #include <failover/plan.h>
+#include <failover/probe.h>
 #include <failover/attempt.h>
 
 #endif /* FAILOVER_FAILOVER_H */

@@ -44,7 +44,10 @@ typedef enum fo_reason {
     FO_REASON_DRILL_STARTED = 18,        /**< operator: drill */
     FO_REASON_DRILL_ENDED = 19,          /**< drill time over */
     FO_REASON_EJECTION_GUARD = 20,       /**< kept in service: too many out */
-    FO_REASON_LOCAL_FAULT = 21           /**< kept in service: all failing */
+    FO_REASON_LOCAL_FAULT = 21,          /**< kept in service: all failing */
+    FO_REASON_PROBE_FAILED = 22,         /**< probes failed in a row */
+    FO_REASON_PROBE_PASSED = 23,         /**< probes answered in a row */
+    FO_REASON_GUARD_ENDED = 24           /**< a guarded route works again */
 } fo_reason;
 
 /**

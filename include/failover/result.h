@@ -230,11 +230,11 @@ FO_API int fo_router_get_result_class(fo_router *router, fo_result result,
 /**
  * @brief Maps a SIP final response status code to a result.
  *
- * The table is in the README ("Mapping SIP, Q.850 and DIALSTATUS"): 2xx
- * is SUCCESS; 486/600 BUSY; 480 NOANSWER; 404/410/484/485/603/604/606/607/
- * 608 DECLINED; 487 CANCELLED; 408 NOANSWER after ringing, else TIMEOUT;
- * 3xx, other 4xx and 5xx REJECTED (a local 503 or 500 is UNAVAILABLE);
- * other 6xx DECLINED.
+ * The table is in the README ("From SIP, Q.850 and DIALSTATUS to a
+ * result"): 2xx is SUCCESS; 486/600 BUSY; 480 NOANSWER; 404/410/433/484/
+ * 485/603/604/606/607/608 DECLINED; 487 CANCELLED; 408 NOANSWER after
+ * ringing, else TIMEOUT; 3xx, other 4xx and 5xx REJECTED (a local 503 or
+ * 500 is UNAVAILABLE); other 6xx DECLINED.
  *
  * @param[in]  status A final status, 200 to 699.
  * @param[in]  flags  FO_SIP_RANG, FO_SIP_LOCAL or 0.
@@ -251,10 +251,11 @@ FO_API int fo_result_from_sip(int status, unsigned flags, fo_result *out);
 /**
  * @brief Maps a Q.850 cause (Asterisk HANGUPCAUSE) to a result.
  *
- * 16 is SUCCESS; 17 BUSY; 18/19/20/31 NOANSWER; 1/21/22/23/27/28 and the
- * other causes of the normal class (1-31) DECLINED; 2/3/38 UNAVAILABLE;
- * 34/41/42/44/47/58 and the rest of the resource class (32-47)
- * CONGESTION; 102 TIMEOUT; everything else from 48 to 127 REJECTED.
+ * 16 is SUCCESS; 17 BUSY; 18/19/20/31 NOANSWER; 25 and 29 REJECTED; the
+ * rest of the normal class (1-31: 1/2/3/21/22/23/27/28, ...) DECLINED; 38
+ * UNAVAILABLE; 34/41/42/44/47/58 and the rest of the resource class
+ * (32-47) CONGESTION; 102 TIMEOUT; everything else from 48 to 127
+ * REJECTED.
  *
  * @param[in]  cause  A cause value, 1 to 127.
  * @param[out] out    The result.

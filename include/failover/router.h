@@ -39,7 +39,7 @@ FO_BEGIN_DECLS
 /** Default flap-damping penalty added per ejection. */
 #define FO_DEFAULT_DAMPING_PENALTY 1000u
 /** Default penalty at or above which a route is suppressed. */
-#define FO_DEFAULT_DAMPING_SUPPRESS 3000u
+#define FO_DEFAULT_DAMPING_SUPPRESS 2500u
 /** Default penalty below which a suppressed route may return. */
 #define FO_DEFAULT_DAMPING_REUSE 750u
 /** Default half-life of the penalty: 5 min. */
@@ -125,12 +125,14 @@ typedef struct fo_router_options {
     uint32_t hold_down_multiplier_pct;
     /** First hold-down after an ejection. */
     uint64_t hold_down_ns;
-    /** Longest hold-down; not below hold_down_ns. */
+    /** Cap of the hold-down's growth, not below hold_down_ns; the jitter,
+     *  and a longer Retry-After, come on top. */
     uint64_t hold_down_max_ns;
     /** Time in service that undoes one step of hold-down growth. */
     uint64_t hold_down_decay_ns;
-    /** Random extra hold-down, up to this percent (0 to 100; default 0,
-     *  none). Spreads the trials of many dialers sharing a carrier. */
+    /** Random extra hold-down, up to this percent of it (0 to 100;
+     *  default 0, none), also after a Retry-After or at the cap. Spreads
+     *  the trials of many dialers sharing a carrier. */
     uint32_t hold_down_jitter_pct;
 
     /** Successes a route in trial needs to return to service. */
@@ -186,8 +188,10 @@ typedef struct fo_router_options {
     uint32_t max_ejected_pct;
     /** FO_GUARD_* bits of guards to turn off; 0 = all on. */
     uint32_t guards_off;
-    /** Local-fault guard: when every enabled route has had a route fault
-     *  and none a success within this window, no route is ejected. */
+    /** Local-fault guard: when every route in service that was tried
+     *  within this window failed its latest attempt, no route is ejected.
+     *  Also how long a guard's decision holds before it is looked at
+     *  again. */
     uint64_t local_fault_window_ns;
     /** Slow start: a route back in service ramps its weight from
      *  slow_start_floor_pct to full over this time; 0 (default) = off. */

@@ -1,0 +1,532 @@
+/*
+ * Probes and the ticker.
+ *
+ * Scheduling: a route's next probe starts one interval (the down interval
+ * while the route is not UP) after the previous one started, plus that
+ * wait's jitter, and never while one is in flight; the first starts within
+ * the jitter of fo_set_probe(). A probe not done by its timeout has failed.
+ *
+ * Tokens: (router probe sequence << 24) | route slot index. The sequence
+ * only grows, so a token is never reused, and comparing a token's
+ * sequence with the one the route was added at tells a late completion
+ * (EALREADY) from one for a route that is gone (ENOENT).
+ *
+ * Callbacks: fo_router_tick() starts due probes under the lock, then calls
+ * their callbacks after unlocking. Each running callback holds a reference
+ * on its registration, so replacing or removing the probe meanwhile frees
+ * nothing it uses; the destroy callback runs when the last reference goes,
+ * always outside the lock.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define FO__TOKEN_INDEX_BITS 24
+#define FO__TOKEN_INDEX(t)                                                     \
+    ((uint32_t)((t) & ((1u << FO__TOKEN_INDEX_BITS) - 1)))
+#define FO__TOKEN_SEQ(t) ((t) >> FO__TOKEN_INDEX_BITS)
+#define FO__TICK_BATCH   32
+
+#define FO__END_OF(type, member)                                               \
+    (offsetof(type, member) + sizeof(((type *)0)->member))
+#define FO__PROBE_OPTIONS_SIZE_0_1 FO__END_OF(fo_probe_options, reserved)
+_Static_assert(FO__PROBE_OPTIONS_SIZE_0_1 == sizeof(fo_probe_options),
+               "fo_probe_options changed: record the new version's size and "
+               "keep it free of tail padding");
+
+int fo_probe_options_init(fo_probe_options *opts, size_t size)
+{
+    if (opts == NULL || size < FO__PROBE_OPTIONS_SIZE_0_1 || size > 4096)
+        return FO_EINVAL;
+    memset(opts, 0, size);
+    opts->size = size;
+    return FO_OK;
+}
+
+/* Validates opts (NULL: defaults) into p; fills the destroy callback. */
+static int resolve(const fo_probe_options *opts, struct fo__probe *p,
+                   fo_destroy_cb *destroy)
+{
+    const uint64_t day = 24 * 3600 * FO_SECOND_NS;
+    fo_probe_options o;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    if (opts != NULL) {
+        rc = fo__struct_check(opts, opts->size, FO__PROBE_OPTIONS_SIZE_0_1,
+                              sizeof o);
+        if (rc != FO_OK)
+            return rc;
+        memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    }
+    if ((o.flags & ~FO_PROBE_NO_JITTER) != 0 || o.reserved != 0)
+        return FO_EVERSION;
+    if (o.evidence != FO_PROBE_WEAK && o.evidence != FO_PROBE_STRONG)
+        return FO_EINVAL;
+    if ((o.interval_ns != 0 && o.interval_ns < 10 * FO_MILLISECOND_NS) ||
+        o.interval_ns > day ||
+        (o.down_interval_ns != 0 &&
+         o.down_interval_ns < 10 * FO_MILLISECOND_NS) ||
+        o.down_interval_ns > day || o.timeout_ns > 3600 * FO_SECOND_NS ||
+        o.rise > FO_MAX_CONSECUTIVE_FAULTS ||
+        o.fall > FO_MAX_CONSECUTIVE_FAULTS || o.jitter_pct > 100)
+        return FO_ERANGE;
+    p->interval_ns =
+        o.interval_ns ? o.interval_ns : FO_DEFAULT_PROBE_INTERVAL_NS;
+    p->timeout_ns = o.timeout_ns ? o.timeout_ns : FO_DEFAULT_PROBE_TIMEOUT_NS;
+    p->down_interval_ns =
+        o.down_interval_ns
+            ? o.down_interval_ns
+            : (o.interval_ns ? o.interval_ns / 2
+                             : FO_DEFAULT_PROBE_DOWN_INTERVAL_NS);
+    if (p->down_interval_ns < 10 * FO_MILLISECOND_NS)
+        p->down_interval_ns = 10 * FO_MILLISECOND_NS;
+    p->rise = o.rise ? o.rise : FO_DEFAULT_PROBE_RISE;
+    p->fall = o.fall ? o.fall : FO_DEFAULT_PROBE_FALL;
+    p->jitter_pct =
+        (o.flags & FO_PROBE_NO_JITTER)
+            ? 0
+            : (o.jitter_pct ? o.jitter_pct : FO_DEFAULT_PROBE_JITTER_PCT);
+    p->evidence = o.evidence;
+    *destroy = o.destroy;
+    return FO_OK;
+}
+
+/* xorshift64*, shared with hold-down jitter (lock held). */
+static uint64_t random64(fo_router *r)
+{
+    uint64_t x = r->rng;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->rng = x;
+    return x * 2685821657736338717ull;
+}
+
+/* Draws the jitter of the next wait, in thousandths of it. */
+static void draw_jitter(fo_router *r, struct fo__probe *p)
+{
+    p->jitter_pm = p->jitter_pct == 0
+                       ? 0
+                       : (uint32_t)(random64(r) % (p->jitter_pct * 10 + 1));
+}
+
+uint64_t fo__probe_due(const struct fo__route *rt)
+{
+    const struct fo__probe *p = rt->probe;
+    uint64_t wait;
+
+    if (p == NULL || p->reg == NULL)
+        return UINT64_MAX;
+    if (p->token != 0)
+        return p->deadline_ns;
+    if (p->started_ns == 0)
+        return p->first_due_ns;
+    wait =
+        rt->health.state == FO_STATE_UP ? p->interval_ns : p->down_interval_ns;
+    wait += wait / 1000 * p->jitter_pm;
+    return fo__add_sat(p->started_ns, wait);
+}
+
+/* Drops one reference; the last one puts the registration on *destroy. */
+static void unref(struct fo__probe_reg *reg, struct fo__probe_reg **destroy)
+{
+    if (--reg->refs == 0) {
+        reg->next = *destroy;
+        *destroy = reg;
+    }
+}
+
+void fo__probe_drop(fo_router *r, struct fo__route *rt,
+                    struct fo__probe_reg **destroy)
+{
+    struct fo__probe *p = rt->probe;
+
+    if (p == NULL)
+        return;
+    if (p->reg != NULL)
+        unref(p->reg, destroy);
+    rt->probe = NULL;
+    fo__free(r, &r->allocator, p);
+}
+
+void fo__probe_destroy_list(fo_router *r, struct fo__probe_reg *list)
+{
+    while (list != NULL) {
+        struct fo__probe_reg *next = list->next;
+
+        if (list->destroy != NULL)
+            list->destroy(list->userdata);
+        fo__free(r, &r->allocator, list);
+        list = next;
+    }
+}
+
+void fo__wake(fo_router *r)
+{
+    r->wake_gen++;
+    if (r->thread_running)
+        (void)pthread_cond_broadcast(&r->wake);
+}
+
+int fo_set_probe(fo_router *router, fo_route_id route, fo_probe_cb cb,
+                 void *userdata, const fo_probe_options *opts)
+{
+    struct fo__probe_reg *destroy = NULL, *reg = NULL;
+    struct fo__probe *p = NULL, conf;
+    struct fo__route *rt;
+    fo_destroy_cb on_destroy = NULL;
+    uint64_t now;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    memset(&conf, 0, sizeof conf);
+    rc = resolve(opts, &conf, &on_destroy);
+    if (rc != FO_OK)
+        return rc;
+
+    now = fo__lock_at(router, fo__now(router));
+    rt = fo__route_get(router, route);
+    if (rt == NULL) {
+        rc = FO_ENOENT;
+        goto out;
+    }
+    if (cb != NULL) {
+        p = fo__alloc(router, &router->allocator, sizeof *p);
+        reg = fo__alloc(router, &router->allocator, sizeof *reg);
+        if (p == NULL || reg == NULL) {
+            fo__free(router, &router->allocator, p);
+            fo__free(router, &router->allocator, reg);
+            rc = FO_ENOMEM;
+            goto out;
+        }
+        *p = conf;
+        reg->cb = cb;
+        reg->userdata = userdata;
+        reg->destroy = on_destroy;
+        reg->refs = 1;
+        reg->next = NULL;
+        p->reg = reg;
+        draw_jitter(router, p);
+        /* The first probe starts within the jitter of now. */
+        p->first_due_ns =
+            fo__add_sat(now, p->interval_ns / 1000 * p->jitter_pm);
+        draw_jitter(router, p);
+    }
+    fo__probe_drop(router, rt, &destroy); /* a probe in flight goes stale */
+    rt->probe = p;
+    fo__wake(router);
+out:
+    fo__unlock(router);
+    fo__probe_destroy_list(router, destroy);
+    return rc;
+}
+
+/* A probe's outcome is in (answered, failed or timed out). Lock held. */
+static void conclude(fo_router *r, struct fo__route *rt, fo_result result,
+                     uint64_t now)
+{
+    struct fo__probe *p = rt->probe;
+    fo_result_class cls = fo_result_default_class(result);
+
+    p->token = 0;
+    draw_jitter(r, p);
+    if (cls == FO_CLASS_NEUTRAL)
+        return; /* abandoned: says nothing */
+    if (cls == FO_CLASS_ROUTE_FAULT)
+        p->failed++;
+    else
+        p->answered++;
+    fo__health_probe(rt, r, cls != FO_CLASS_ROUTE_FAULT, result, now);
+}
+
+int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
+{
+    struct fo__route *rt = NULL;
+    uint32_t index = FO__TOKEN_INDEX(token);
+    uint64_t now;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (!fo__result_valid((int)result))
+        return FO_EINVAL;
+    now = fo__lock_at(router, fo__now(router));
+    if (index < router->routes.nslots)
+        rt = router->routes.slots[index].obj;
+    if (rt != NULL && FO__TOKEN_SEQ(token) <= rt->probe_seq0)
+        rt = NULL; /* issued to a route that was removed since */
+    if (rt == NULL || token == 0 || FO__TOKEN_SEQ(token) > router->probe_seq) {
+        router->probe_strays++;
+        rc = FO_ENOENT;
+    } else if (rt->probe == NULL || rt->probe->token != token) {
+        if (rt->probe != NULL)
+            rt->probe->late++;
+        else
+            router->probe_strays++;
+        rc = FO_EALREADY;
+    } else {
+        conclude(router, rt, result, now);
+        fo__wake(router);
+    }
+    fo__unlock(router);
+    return rc;
+}
+
+uint64_t fo__next_deadline_locked(fo_router *r)
+{
+    uint64_t t = UINT64_MAX;
+
+    for (uint32_t i = 0; i < r->routes.nslots; i++) {
+        const struct fo__route *rt = r->routes.slots[i].obj;
+        uint64_t due;
+
+        if (rt == NULL)
+            continue;
+        if (rt->health.next_event_ns < t)
+            t = rt->health.next_event_ns;
+        due = fo__probe_due(rt);
+        if (due < t)
+            t = due;
+    }
+    return t;
+}
+
+int fo_router_next_deadline(fo_router *router, uint64_t *out)
+{
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (out == NULL)
+        return FO_EINVAL;
+    fo__lock(router);
+    *out = fo__next_deadline_locked(router);
+    fo__unlock(router);
+    return FO_OK;
+}
+
+int fo_router_next_timeout_ms(fo_router *router, int *out)
+{
+    uint64_t now, due;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (out == NULL)
+        return FO_EINVAL;
+    now = fo__lock_at(router, fo__now(router));
+    due = fo__next_deadline_locked(router);
+    fo__unlock(router);
+    if (due == UINT64_MAX) {
+        *out = -1;
+    } else if (due <= now) {
+        *out = 0;
+    } else {
+        uint64_t ms = (due - now + FO_MILLISECOND_NS - 1) / FO_MILLISECOND_NS;
+
+        *out = ms > INT32_MAX ? INT32_MAX : (int)ms;
+    }
+    return FO_OK;
+}
+
+struct launch {
+    struct fo__probe_reg *reg;
+    fo_route_id route;
+    fo_probe_token token;
+};
+
+/*
+ * One pass over the routes (lock held): applies time-driven changes, fails
+ * probes past their timeout, and starts up to FO__TICK_BATCH due probes
+ * into batch. Returns how many; *more if some are still due.
+ */
+static uint32_t tick_pass(fo_router *r, uint64_t now, struct launch *batch,
+                          bool *more)
+{
+    uint32_t n = 0;
+
+    *more = false;
+    for (uint32_t i = 0; i < r->routes.nslots; i++) {
+        struct fo__route *rt = r->routes.slots[i].obj;
+        struct fo__probe *p;
+
+        if (rt == NULL)
+            continue;
+        fo__health_refresh(&rt->health, r, now);
+        p = rt->probe;
+        if (p == NULL || p->reg == NULL)
+            continue;
+        if (p->token != 0 && now >= p->deadline_ns) {
+            p->timed_out++;
+            conclude(r, rt, FO_RESULT_TIMEOUT, now);
+        }
+        if (p->token != 0 || now < fo__probe_due(rt))
+            continue;
+        if (n == FO__TICK_BATCH) {
+            *more = true;
+            continue;
+        }
+        r->probe_seq++;
+        p->token = (r->probe_seq << FO__TOKEN_INDEX_BITS) | i;
+        p->started_ns = now != 0 ? now : 1;
+        p->deadline_ns = fo__add_sat(now, p->timeout_ns);
+        p->sent++;
+        p->reg->refs++;
+        batch[n].reg = p->reg;
+        batch[n].route = rt->id;
+        batch[n].token = p->token;
+        n++;
+    }
+    return n;
+}
+
+int fo_router_tick(fo_router *router)
+{
+    struct launch batch[FO__TICK_BATCH];
+    struct fo__probe_reg *destroy = NULL;
+    struct fo__cb_frame frame;
+    uint64_t now;
+    bool more;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (fo__cb_active(router, FO__CB_PROBE))
+        return FO_EBUSY;
+    now = fo__lock_at(router, fo__now(router));
+    if (router->ticking) {
+        fo__unlock(router);
+        return FO_EBUSY;
+    }
+    router->ticking = true;
+    do {
+        uint32_t n = tick_pass(router, now, batch, &more);
+
+        fo__unlock(router);
+        for (uint32_t i = 0; i < n; i++) {
+            fo__cb_enter(&frame, router, FO__CB_PROBE);
+            batch[i].reg->cb(router, batch[i].route, batch[i].token,
+                             batch[i].reg->userdata);
+            fo__cb_leave(&frame);
+        }
+        fo__lock(router);
+        for (uint32_t i = 0; i < n; i++)
+            unref(batch[i].reg, &destroy);
+    } while (more);
+    router->ticking = false;
+    fo__unlock(router);
+    fo__probe_destroy_list(router, destroy);
+    return FO_OK;
+}
+
+/* ---- the router's own thread --------------------------------------------- */
+
+/* With a clock of the embedder's, the thread cannot sleep on it: it looks
+ * at least this often. */
+#define FO__THREAD_POLL_NS (100 * FO_MILLISECOND_NS)
+#define FO__THREAD_MAX_NS  (3600 * FO_SECOND_NS)
+
+static void *thread_main(void *arg)
+{
+    fo_router *r = arg;
+
+    fo__lock(r);
+    while (!r->thread_stop) {
+        uint64_t gen = r->wake_gen, now, due, wait;
+        struct timespec ts;
+
+        fo__unlock(r);
+        (void)fo_router_tick(r); /* EBUSY: someone else is ticking */
+        now = fo__lock_at(r, fo__now(r));
+        if (r->thread_stop)
+            break;
+        if (r->wake_gen != gen)
+            continue; /* something changed while we ticked: look again */
+        due = fo__next_deadline_locked(r);
+        if (due <= now)
+            continue;
+        wait = due - now;
+        if (r->clock.now_ns != NULL && wait > FO__THREAD_POLL_NS)
+            wait = FO__THREAD_POLL_NS;
+        if (wait > FO__THREAD_MAX_NS)
+            wait = FO__THREAD_MAX_NS;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        wait += (uint64_t)ts.tv_nsec;
+        ts.tv_sec += (time_t)(wait / FO_SECOND_NS);
+        ts.tv_nsec = (long)(wait % FO_SECOND_NS);
+        while (!r->thread_stop && r->wake_gen == gen &&
+               pthread_cond_timedwait(&r->wake, &r->lock, &ts) == 0)
+            ; /* woken: recheck */
+    }
+    fo__unlock(r);
+    return NULL;
+}
+
+int fo_router_start_thread(fo_router *router)
+{
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (fo__cb_active(router, ~0u))
+        return FO_EBUSY;
+    fo__lock(router);
+    if (router->thread_running || router->thread_joining) {
+        rc = FO_EBUSY;
+    } else {
+        router->thread_stop = false;
+        router->thread_running = true;
+        if (pthread_create(&router->thread, NULL, thread_main, router) != 0) {
+            router->thread_running = false;
+            rc = FO_ESYS;
+        }
+    }
+    fo__unlock(router);
+    return rc;
+}
+
+int fo_router_stop_thread(fo_router *router)
+{
+    pthread_t thread;
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (fo__cb_active(router, ~0u))
+        return FO_EBUSY;
+    fo__lock(router);
+    if (router->thread_running &&
+        pthread_equal(pthread_self(), router->thread)) {
+        fo__unlock(router);
+        return FO_EBUSY;
+    }
+    if (router->thread_joining) {
+        /* Another thread is stopping it: wait until it is done. */
+        while (router->thread_running)
+            (void)pthread_cond_wait(&router->wake, &router->lock);
+        fo__unlock(router);
+        return FO_OK;
+    }
+    if (!router->thread_running) {
+        fo__unlock(router);
+        return FO_OK;
+    }
+    router->thread_stop = true;
+    router->thread_joining = true;
+    (void)pthread_cond_broadcast(&router->wake);
+    thread = router->thread;
+    fo__unlock(router);
+    (void)pthread_join(thread, NULL);
+    fo__lock(router);
+    router->thread_running = false;
+    router->thread_stop = false;
+    router->thread_joining = false;
+    (void)pthread_cond_broadcast(&router->wake); /* other stoppers */
+    fo__unlock(router);
+    return FO_OK;
+}
