@@ -105,6 +105,19 @@ fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
 
     if ((c->guards_off & FO_GUARD_LOCAL_FAULT) == 0 &&
         fo__local_fault(r, now)) {
+        if (!r->local_fault_open) {
+            struct fo__event_rec *e =
+                fo__event_new(r, FO_EVENT_LOCAL_FAULT, FO_LOG_WARNING);
+
+            r->local_fault_open = true;
+            if (e != NULL) {
+                fo__event_route(r, e, rt, now);
+                e->reason = FO_REASON_LOCAL_FAULT;
+                snprintf(e->text, sizeof e->text,
+                         "every route in service failing at once (latest %s)",
+                         rt->name.text);
+            }
+        }
         r->local_fault_seen_ns = now;
         snprintf(why, size,
                  "kept in service: every route failing at once, "
@@ -139,4 +152,21 @@ fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
         }
     }
     return FO_REASON_NONE;
+}
+
+void fo__local_fault_over(fo_router *r, const struct fo__route *rt,
+                          const char *what, uint64_t now)
+{
+    struct fo__event_rec *e;
+
+    r->local_fault_seen_ns = 0;
+    if (!r->local_fault_open)
+        return;
+    r->local_fault_open = false;
+    e = fo__event_new(r, FO_EVENT_LOCAL_FAULT_ENDED, FO_LOG_INFO);
+    if (e == NULL)
+        return;
+    fo__event_route(r, e, rt, now);
+    snprintf(e->text, sizeof e->text, "%s works again: %s", rt->name.text,
+             what);
 }

@@ -29,12 +29,6 @@
 
 #include "internal.h"
 
-#if defined(__GNUC__)
-#define FO__PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define FO__PRINTF(f, a)
-#endif
-
 static bool detector_on(const struct fo__config *c, uint32_t bit)
 {
     return (c->detectors_off & bit) == 0;
@@ -121,11 +115,55 @@ static uint64_t next_event(const struct fo__health *h,
  * that keeps the state but explains it anew (a registration lost while
  * already ejected) updates the explanation only.
  */
-static bool commit(struct fo__health *h, const struct fo__config *c,
+static void announce(fo_router *r, struct fo__health *h,
+                     const struct fo__change *ch, fo_route_state old,
+                     fo_reason old_reason, bool changed, uint64_t now)
+{
+    const struct fo__route *rt =
+        (const struct fo__route *)(const void *)((const char *)h -
+                                                 offsetof(struct fo__route,
+                                                          health));
+    fo_reason reason = (fo_reason)h->reason;
+    fo_event_kind kind = FO_EVENT_STATE;
+    fo_log_level level = FO_LOG_INFO;
+    struct fo__event_rec *e;
+
+    if (changed) {
+        if (h->state == FO_STATE_EJECTED || h->state == FO_STATE_SUPPRESSED)
+            level = FO_LOG_WARNING;
+    } else if (reason == FO_REASON_EJECTION_GUARD ||
+               reason == FO_REASON_LOCAL_FAULT) {
+        kind = FO_EVENT_GUARD;
+        /* Looked at again and still holding: detail, not news. */
+        level = reason == old_reason ? FO_LOG_DEBUG : FO_LOG_WARNING;
+    } else if (reason == FO_REASON_GUARD_ENDED) {
+        kind = FO_EVENT_GUARD;
+    } else {
+        kind = FO_EVENT_UPDATE;
+    }
+    e = fo__event_new(r, kind, level);
+    if (e == NULL)
+        return;
+    fo__event_route(r, e, rt, now);
+    e->old_state = (uint8_t)old;
+    e->reason = (uint8_t)reason;
+    if (ch->numbers) {
+        e->consecutive_faults = ch->consecutive_faults;
+        e->window_attempts = ch->window_attempts;
+        e->window_faults = ch->window_faults;
+    }
+    memcpy(e->text, h->text, sizeof e->text);
+}
+
+static bool commit(struct fo__health *h, fo_router *r,
                    const struct fo__change *ch, bool explain, uint64_t now)
 {
+    const struct fo__config *c = &r->cfg;
     fo_route_state eff = effective(h);
-    bool changed = eff != (fo_route_state)h->state;
+    fo_route_state old = (fo_route_state)h->state;
+    fo_reason old_reason = (fo_reason)h->reason;
+    bool changed = eff != old;
+    bool explained;
 
     explain = explain || ch->explain;
     if (changed) {
@@ -135,10 +173,13 @@ static bool commit(struct fo__health *h, const struct fo__config *c,
                                : 0;
     }
     h->next_event_ns = next_event(h, c);
-    if (changed || (explain && ch->reason != FO_REASON_NONE)) {
+    explained = changed || (explain && ch->reason != FO_REASON_NONE);
+    if (explained) {
+        size_t len = strnlen(ch->text, sizeof h->text - 1);
+
         h->reason = (uint8_t)ch->reason;
-        memcpy(h->text, ch->text, strnlen(ch->text, sizeof h->text - 1));
-        h->text[strnlen(ch->text, sizeof h->text - 1)] = '\0';
+        memcpy(h->text, ch->text, len);
+        h->text[len] = '\0';
     }
     if (changed) {
         h->state = (uint8_t)eff;
@@ -146,6 +187,8 @@ static bool commit(struct fo__health *h, const struct fo__config *c,
         if (h->transitions < UINT32_MAX)
             h->transitions++;
     }
+    if (explained)
+        announce(r, h, ch, old, old_reason, changed, now);
     return changed;
 }
 
@@ -233,6 +276,13 @@ static void eject(struct fo__health *h, fo_router *r, uint64_t now,
         h->hold_down_until_ns = fo__add_sat(now, hold);
         fo__format_duration(dur, sizeof dur, hold);
         why(ch, (fo_reason)ch->reason, "out for %s", dur);
+    }
+    if (!ch->numbers) {
+        /* What the event about this ejection shows, before the reset. */
+        ch->numbers = true;
+        ch->consecutive_faults = h->consecutive_faults;
+        ch->window_attempts = h->window.volume;
+        ch->window_faults = h->window.faults;
     }
     h->guarded = false;
     if (h->level < 64)
@@ -336,9 +386,10 @@ bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now)
         return false;
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
+    ch.numbers = false;
     ch.text[0] = '\0';
     apply_time(h, r, now, &ch);
-    return commit(h, &r->cfg, &ch, false, now);
+    return commit(h, r, &ch, false, now);
 }
 
 /* Timeouts and unavailability say the route cannot be reached, which a
@@ -487,6 +538,7 @@ bool fo__health_report(struct fo__route *rt, fo_router *r,
 
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
+    ch.numbers = false;
     ch.text[0] = '\0';
     /* A trial call's result frees its slot; a report that cannot say
      * which call it was (no attempt) frees the oldest. */
@@ -499,14 +551,14 @@ bool fo__health_report(struct fo__route *rt, fo_router *r,
     /* A call placed before the route's last change of service says
      * nothing about it now: counted, not judged. */
     if (o->evidence == FO__EVIDENCE_STALE || o->cls == FO_CLASS_NEUTRAL)
-        return commit(h, c, &ch, false, now) || changed;
+        return commit(h, r, &ch, false, now) || changed;
 
     /* What the guards look at: when each route last failed and worked. */
     if (o->cls == FO_CLASS_ROUTE_FAULT) {
         rt->last_fault_ns = now;
     } else {
         rt->last_ok_ns = now;
-        r->local_fault_seen_ns = 0;
+        fo__local_fault_over(r, rt, fo_result_name(o->result), now);
     }
 
     switch (h->health) {
@@ -527,13 +579,21 @@ bool fo__health_report(struct fo__route *rt, fo_router *r,
                 now, min64(o->retry_after_ns, c->retry_after_max_ns));
 
             if (until > h->hold_down_until_ns) {
+                char dur[32], left[32];
+
                 h->hold_down_ns += until - h->hold_down_until_ns;
                 h->hold_down_until_ns = until;
+                fo__format_duration(dur, sizeof dur, o->retry_after_ns);
+                fo__format_duration(left, sizeof left, until - now);
+                why(&ch, FO_REASON_RETRY_AFTER,
+                    "%s with Retry-After %s; out for %s more",
+                    fo_result_name(o->result), dur, left);
+                ch.explain = true;
             }
         }
         break;
     }
-    return commit(h, c, &ch, false, now) || changed;
+    return commit(h, r, &ch, false, now) || changed;
 }
 
 bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
@@ -545,6 +605,7 @@ bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
 
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
+    ch.numbers = false;
     ch.text[0] = '\0';
     switch (sig) {
     case FO_SIGNAL_REGISTRATION_LOST:
@@ -587,7 +648,7 @@ bool fo__health_signal(struct fo__health *h, fo_router *r, fo_signal sig,
     default:
         break;
     }
-    return commit(h, &r->cfg, &ch, explain, now) || changed;
+    return commit(h, r, &ch, explain, now) || changed;
 }
 
 bool fo__health_set_admin(struct fo__health *h, fo_router *r, fo_admin admin,
@@ -598,6 +659,7 @@ bool fo__health_set_admin(struct fo__health *h, fo_router *r, fo_admin admin,
 
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
+    ch.numbers = false;
     ch.text[0] = '\0';
     if (admin != (fo_admin)h->admin) {
         h->admin = (uint8_t)admin;
@@ -608,7 +670,7 @@ bool fo__health_set_admin(struct fo__health *h, fo_router *r, fo_admin admin,
         else
             why(&ch, FO_REASON_ENABLED, "enabled by the operator");
     }
-    return commit(h, &r->cfg, &ch, true, now) || changed;
+    return commit(h, r, &ch, true, now) || changed;
 }
 
 bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
@@ -620,6 +682,7 @@ bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
 
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
+    ch.numbers = false;
     ch.text[0] = '\0';
     if (duration_ns == 0) {
         if (h->drill_until_ns != 0) {
@@ -631,7 +694,7 @@ bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
         fo__format_duration(dur, sizeof dur, duration_ns);
         why(&ch, FO_REASON_DRILL_STARTED, "failover drill for %s", dur);
     }
-    return commit(h, &r->cfg, &ch, true, now) || changed;
+    return commit(h, r, &ch, true, now) || changed;
 }
 
 bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
@@ -646,6 +709,7 @@ bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
 
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
+    ch.numbers = false;
     ch.text[0] = '\0';
     if (!ok) {
         p->ok_run = 0;
@@ -665,14 +729,14 @@ bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
                 eject(h, r, now, 0, FO__HOLD_TIMED, FO__EJECT_PROBE, &ch);
             }
         }
-        return commit(h, &r->cfg, &ch, false, now) || changed;
+        return commit(h, r, &ch, false, now) || changed;
     }
 
     p->fail_run = 0;
     if (p->ok_run < UINT32_MAX)
         p->ok_run++;
     rt->last_ok_ns = now;
-    r->local_fault_seen_ns = 0;
+    fo__local_fault_over(r, rt, "probe answered", now);
     if (h->health == FO_STATE_UP) {
         /* An answer clears a guard's flag only if the probes put it
          * there; a failing call path is not disproved by a keepalive. */
@@ -705,7 +769,7 @@ bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
                 (unsigned)r->cfg.trial_successes);
         }
     }
-    return commit(h, &r->cfg, &ch, false, now) || changed;
+    return commit(h, r, &ch, false, now) || changed;
 }
 
 int fo__health_take_slot(struct fo__health *h, fo_router *r, uint64_t now)

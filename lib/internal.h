@@ -17,6 +17,12 @@
 
 #define FO__RESULT_MAX FO_RESULT_REJECTED
 
+#if defined(__GNUC__)
+#define FO__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define FO__PRINTF(f, a)
+#endif
+
 /* ---- struct versioning (options.c) ------------------------------------ */
 
 /*
@@ -81,6 +87,7 @@ enum fo__cb_kind {
     FO__CB_CLOCK = 1u << 0,
     FO__CB_ALLOC = 1u << 1,
     FO__CB_PROBE = 1u << 2,
+    FO__CB_EVENT = 1u << 3,
 };
 
 /* Kinds from which no call on the same router is allowed. */
@@ -259,6 +266,9 @@ struct fo__outcome {
 struct fo__change {
     fo_reason reason;
     bool explain; /* update the explanation even if the state stays */
+    bool numbers; /* the numbers below were taken before an ejection */
+    uint32_t consecutive_faults;
+    uint64_t window_attempts, window_faults;
     char text[FO_REASON_TEXT_MAX];
 };
 
@@ -380,8 +390,12 @@ void fo__names_release(fo_router *r, struct fo__names *x);
 /* ---- routes (route.c) -------------------------------------------------- */
 
 struct fo__counters {
-    uint64_t results[FO__RESULT_MAX + 1]; /* indexed by fo_result */
+    uint64_t results[FO__RESULT_MAX + 1];       /* indexed by fo_result */
+    uint64_t classes[FO_CLASS_ROUTE_FAULT + 1]; /* by class when reported */
     uint64_t picks;
+    uint64_t trial_picks; /* picks that took a trial slot */
+    uint64_t panic_picks; /* picks of it as the least-bad route */
+    uint64_t stale;       /* results judged stale: counted, not judged */
 };
 
 struct fo__route {
@@ -427,6 +441,8 @@ struct fo__plan {
     uint32_t capacity;
     uint64_t next_seq;
     struct fo__entry *entries;
+    bool panic;           /* the last telling pick found no route eligible */
+    uint64_t panic_picks; /* picks made in the current panic */
 };
 
 /* True if a and b are in the same tier under the list's policy. */
@@ -501,6 +517,80 @@ fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
  * local-fault window (and there are at least two). */
 bool fo__local_fault(fo_router *r, uint64_t now);
 
+/* ---- events (events.c) ------------------------------------------------- */
+
+/* An event waiting for delivery: a copy of everything it shows. */
+struct fo__event_rec {
+    uint8_t kind;
+    uint8_t reason;
+    uint8_t old_state;
+    uint8_t new_state;
+    uint8_t level; /* fo_log_level it is logged at */
+    uint32_t consecutive_faults;
+    uint32_t penalty;
+    uint64_t seq;
+    uint64_t time_ns;
+    uint64_t route;
+    uint64_t plan;
+    uint64_t window_attempts;
+    uint64_t window_faults;
+    uint64_t hold_down_ns;
+    uint64_t until_ns;
+    uint64_t count;
+    char name[FO_ROUTE_NAME_MAX + 1];
+    char text[FO_REASON_TEXT_MAX];
+};
+
+struct fo__events {
+    struct fo__event_rec *ring; /* FO_EVENT_QUEUE_MAX, from the first
+                                   callback on */
+    uint32_t cap, head, count;
+    uint64_t seq;             /* last sequence number given */
+    uint64_t dropped_pending; /* lost since the last DROPPED event */
+    uint64_t dropped;         /* lost in all */
+    uint64_t delivered;
+    fo_event_cb cb;
+    void *cb_userdata;
+    fo_log_cb log;
+    void *log_userdata;
+    uint32_t log_level;
+    uint64_t gen;        /* bumped by every change of callbacks */
+    uint64_t call_gen;   /* gen of the callback running, if running */
+    bool running;        /* a callback is running */
+    bool delivering;     /* a thread is delivering */
+    pthread_t deliverer; /* that thread */
+    pthread_cond_t idle; /* signalled when a callback returns */
+};
+
+/* A new event of the router, to be filled, or NULL if no callback is set
+ * or the queue is full (then counted as dropped). Lock held. */
+struct fo__event_rec *fo__event_new(fo_router *r, fo_event_kind kind,
+                                    fo_log_level level);
+/* Fills a route event's route, name, state and numbers. Lock held. */
+struct fo__route;
+void fo__event_route(fo_router *r, struct fo__event_rec *e,
+                     const struct fo__route *rt, uint64_t now);
+/* Delivers the queued events unless another thread is delivering (it
+ * will deliver them). Lock not held. */
+void fo__events_deliver(fo_router *r);
+void fo__events_release(fo_router *r);
+
+/* A local fault is no longer suspected: rt worked (what says how). Lock
+ * held. */
+void fo__local_fault_over(fo_router *r, const struct fo__route *rt,
+                          const char *what, uint64_t now);
+
+/* ---- statistics (stats.c) ---------------------------------------------- */
+
+/* Fills a full snapshot of rt (time-driven changes applied). Lock held. */
+void fo__route_snapshot(fo_router *r, struct fo__route *rt, uint64_t now,
+                        fo_route_stats *s);
+/* Fills the router's totals (routes refreshed). Lock held. */
+void fo__router_snapshot(fo_router *r, uint64_t now, fo_router_stats *s);
+/* Copies a full snapshot to the caller's struct of caller_size bytes. */
+void fo__stats_copy_out(void *out, size_t caller_size, const void *full,
+                        size_t full_size);
+
 /* ---- the router (router.c) --------------------------------------------- */
 
 struct fo_router {
@@ -516,6 +606,7 @@ struct fo_router {
     uint64_t now_ns;
     uint64_t raw_last_ns;         /* the source's last reading */
     uint64_t local_fault_seen_ns; /* last time the local-fault guard held */
+    bool local_fault_open;        /* LOCAL_FAULT sent, not yet ENDED */
     uint64_t probe_seq;           /* probes started, for tokens */
     uint64_t probe_strays;        /* completions for no known probe */
     /* the router's own thread and the ticker */
@@ -527,6 +618,7 @@ struct fo_router {
     bool ticking;
     uint64_t wake_gen;
     uint64_t picks, panic_picks, failed_picks;
+    uint64_t reports;
     struct fo__table routes; /* struct fo__route */
     struct fo__names route_names;
     uint64_t route_seq;      /* order of addition of routes */
@@ -536,6 +628,7 @@ struct fo_router {
     /* Classification overrides, read without the lock. */
     _Atomic uint8_t result_class[FO__RESULT_MAX + 1];
     _Atomic uint8_t sip_override[500]; /* status - 200; 0 = default */
+    struct fo__events ev;
 };
 
 static inline void fo__lock(fo_router *r)
@@ -543,9 +636,14 @@ static inline void fo__lock(fo_router *r)
     (void)pthread_mutex_lock(&r->lock);
 }
 
+/* Unlocks, then delivers the events the call queued (events.c). */
 static inline void fo__unlock(fo_router *r)
 {
+    bool pending = r->ev.count != 0 || r->ev.dropped_pending != 0;
+
     (void)pthread_mutex_unlock(&r->lock);
+    if (pending)
+        fo__events_deliver(r);
 }
 
 /* Takes the lock and turns a reading of the clock source (fo__now(),
@@ -629,6 +727,9 @@ static inline bool fo__class_valid(int cls)
     return cls >= FO_CLASS_SUCCESS && cls <= FO_CLASS_ROUTE_FAULT;
 }
 
+/* snprintf() for explanations, which are cut at their size on purpose. */
+FO__PRINTF(3, 4)
+void fo__textf(char *buf, size_t size, const char *fmt, ...);
 /* Formats a duration for explanations: "15 s", "1.5 s", "250 ms". */
 void fo__format_duration(char *buf, size_t size, uint64_t ns);
 

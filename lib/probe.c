@@ -226,9 +226,10 @@ out:
     return rc;
 }
 
-/* A probe's outcome is in (answered, failed or timed out). Lock held. */
+/* A probe's outcome is in: answered, failed, or (expired) not done by its
+ * timeout. Lock held. */
 static void conclude(fo_router *r, struct fo__route *rt, fo_result result,
-                     uint64_t now)
+                     bool expired, uint64_t now)
 {
     struct fo__probe *p = rt->probe;
     fo_result_class cls = fo_result_default_class(result);
@@ -237,7 +238,9 @@ static void conclude(fo_router *r, struct fo__route *rt, fo_result result,
     draw_jitter(r, p);
     if (cls == FO_CLASS_NEUTRAL)
         return; /* abandoned: says nothing */
-    if (cls == FO_CLASS_ROUTE_FAULT)
+    if (expired)
+        p->timed_out++;
+    else if (cls == FO_CLASS_ROUTE_FAULT)
         p->failed++;
     else
         p->answered++;
@@ -270,7 +273,7 @@ int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
             router->probe_strays++;
         rc = FO_EALREADY;
     } else {
-        conclude(router, rt, result, now);
+        conclude(router, rt, result, false, now);
         fo__wake(router);
     }
     fo__unlock(router);
@@ -362,8 +365,7 @@ static uint32_t tick_pass(fo_router *r, uint64_t now, struct launch *batch,
         if (p == NULL || p->reg == NULL)
             continue;
         if (p->token != 0 && now >= p->deadline_ns) {
-            p->timed_out++;
-            conclude(r, rt, FO_RESULT_TIMEOUT, now);
+            conclude(r, rt, FO_RESULT_TIMEOUT, true, now);
         }
         if (p->token != 0 || now < fo__probe_due(rt))
             continue;

@@ -158,7 +158,11 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
             index = fo__attempt_append(attempt, router, route);
         fo__attempt_mark_reported(attempt, index);
     }
+    router->reports++;
     rt->counters.results[o.result]++;
+    rt->counters.classes[o.cls]++;
+    if (o.evidence == FO__EVIDENCE_STALE)
+        rt->counters.stale++;
     {
         uint64_t before = rt->health.next_event_ns;
 

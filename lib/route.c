@@ -3,6 +3,7 @@
  * selection order. All functions here run with the router lock held,
  * except the public entry points, which take it.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -67,6 +68,18 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
     rt->id = fo__table_insert(router, &router->routes, rt);
     fo__names_link(&router->route_names, &rt->name);
     *out = rt->id;
+    {
+        struct fo__event_rec *e =
+            fo__event_new(router, FO_EVENT_ROUTE_ADDED, FO_LOG_INFO);
+
+        if (e != NULL) {
+            fo__event_route(router, e, rt, now);
+            e->reason = FO_REASON_ADDED;
+            snprintf(e->text, sizeof e->text,
+                     "added (priority %u, weight %u, cost %u)",
+                     (unsigned)priority, (unsigned)weight, (unsigned)cost);
+        }
+    }
 out:
     fo__unlock(router);
     return rc;
@@ -101,15 +114,23 @@ int fo_route_remove(fo_router *router, fo_route_id route)
 {
     struct fo__probe_reg *destroy = NULL;
     struct fo__route *rt;
+    uint64_t now;
     int rc = fo__enter(router);
 
     if (rc != FO_OK)
         return rc;
-    fo__lock(router);
+    now = fo__lock_at(router, fo__now(router));
     rt = fo__route_get(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;
     } else {
+        struct fo__event_rec *e =
+            fo__event_new(router, FO_EVENT_ROUTE_REMOVED, FO_LOG_INFO);
+
+        if (e != NULL) {
+            fo__event_route(router, e, rt, now);
+            snprintf(e->text, sizeof e->text, "removed");
+        }
         fo__names_unlink(&router->route_names, &rt->name);
         fo__plan_drop(&router->defplan, rt);
         fo__plans_forget_route(router, rt);

@@ -40,6 +40,11 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
                 err = pthread_cond_init(&r->wake, &attr);
             (void)pthread_condattr_destroy(&attr);
         }
+        if (err == 0) {
+            err = pthread_cond_init(&r->ev.idle, NULL);
+            if (err != 0)
+                (void)pthread_cond_destroy(&r->wake);
+        }
         if (err != 0) {
             (void)pthread_mutex_destroy(&r->lock);
             fo__free(NULL, &allocator, r);
@@ -106,6 +111,8 @@ int fo_router_free(fo_router *router)
     fo__table_release(router, &router->plans);
     fo__names_release(router, &router->route_names);
     fo__names_release(router, &router->plan_names);
+    fo__events_release(router);
+    (void)pthread_cond_destroy(&router->ev.idle);
     (void)pthread_cond_destroy(&router->wake);
     (void)pthread_mutex_destroy(&router->lock);
     allocator = router->allocator;
@@ -181,6 +188,8 @@ static uint64_t mix_plan(uint64_t h, const struct fo__plan *p)
     h = mix(h, p->policy);
     h = mix(h, p->count);
     h = mix(h, p->next_seq);
+    h = mix(h, p->panic);
+    h = mix(h, p->panic_picks);
     for (uint32_t i = 0; i < p->count; i++) {
         const struct fo__entry *e = &p->entries[i];
 
@@ -215,6 +224,13 @@ uint64_t fo__router_digest(fo_router *router)
     h = mix(h, router->failed_picks);
     h = mix(h, router->probe_seq);
     h = mix(h, router->probe_strays);
+    h = mix(h, router->reports);
+    h = mix(h, router->local_fault_open);
+    /* Events: a rejected call queues none and changes no callback. */
+    h = mix(h, router->ev.seq);
+    h = mix(h, router->ev.dropped);
+    h = mix(h, router->ev.gen);
+    h = mix(h, router->ev.log_level);
     for (int i = 0; i <= FO__RESULT_MAX; i++)
         h = mix(h, atomic_load(&router->result_class[i]));
     for (size_t i = 0; i < sizeof router->sip_override; i++)
@@ -244,6 +260,14 @@ uint64_t fo__router_digest(fo_router *router)
         h = mix(h, rt->plan_refs);
         h = mix(h, rt->last_fault_ns);
         h = mix(h, rt->last_ok_ns);
+        for (int k = 0; k <= FO__RESULT_MAX; k++)
+            h = mix(h, rt->counters.results[k]);
+        for (int k = 0; k <= FO_CLASS_ROUTE_FAULT; k++)
+            h = mix(h, rt->counters.classes[k]);
+        h = mix(h, rt->counters.picks);
+        h = mix(h, rt->counters.trial_picks);
+        h = mix(h, rt->counters.panic_picks);
+        h = mix(h, rt->counters.stale);
         for (uint32_t k = 0; k < rt->name.len; k++)
             h = mix(h, (unsigned char)rt->name.text[k]);
         h = mix_health(h, &rt->health);

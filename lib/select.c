@@ -17,6 +17,8 @@
  * panic policy, the least-bad route out of service. Every route passed
  * over can be explained to the caller (fo_pick.skipped).
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -349,6 +351,68 @@ _Static_assert(FO__PICK_SIZE_0_1 == sizeof(fo_pick),
                "fo_pick changed: record the new version's size and keep it "
                "free of tail padding");
 
+/*
+ * Panic of a list: a pick that finds no route eligible (and some route
+ * left untried) starts it, the list's next pick that finds one ends it.
+ * Picks that find every route tried say nothing either way.
+ */
+static void panic_watch(fo_router *r, struct fo__plan *p,
+                        const struct fo__entry *chosen, uint32_t flags,
+                        bool untried_out, uint64_t now)
+{
+    bool panic =
+        (flags & FO_PICK_PANIC) != 0 || (chosen == NULL && untried_out);
+    struct fo__event_rec *e;
+    char list[FO_ROUTE_NAME_MAX + 16];
+
+    if (!panic && chosen == NULL)
+        return;
+    if (p->id == FO_PLAN_ID_NONE)
+        fo__textf(list, sizeof list, "the default list");
+    else
+        fo__textf(list, sizeof list, "plan %s", p->name.text);
+    if (panic) {
+        if (p->panic_picks < UINT64_MAX)
+            p->panic_picks++;
+        if (p->panic)
+            return;
+        p->panic = true;
+        e = fo__event_new(r, FO_EVENT_PANIC_STARTED, FO_LOG_WARNING);
+        if (e == NULL)
+            return;
+        e->plan = p->id;
+        if (chosen != NULL) {
+            fo__event_route(r, e, chosen->rt, now);
+            fo__textf(
+                e->text, sizeof e->text,
+                "no route eligible in %s; taking the least-bad, %s (%s)", list,
+                chosen->rt->name.text,
+                fo_route_state_name((fo_route_state)chosen->rt->health.state));
+        } else {
+            e->route = FO_ROUTE_ID_NONE;
+            fo__textf(e->text, sizeof e->text,
+                      "no route eligible in %s; picks fail (panic policy "
+                      "FAIL)",
+                      list);
+        }
+        e->count = p->panic_picks;
+        return;
+    }
+    if (!p->panic)
+        return;
+    p->panic = false;
+    e = fo__event_new(r, FO_EVENT_PANIC_ENDED, FO_LOG_INFO);
+    if (e != NULL) {
+        e->plan = p->id;
+        fo__event_route(r, e, chosen->rt, now);
+        e->count = p->panic_picks;
+        fo__textf(e->text, sizeof e->text,
+                  "%s eligible again in %s after %" PRIu64 " picks in panic",
+                  chosen->rt->name.text, list, p->panic_picks);
+    }
+    p->panic_picks = 0;
+}
+
 static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
                 fo_route_id *route_out, uint32_t *flags_out)
 {
@@ -382,6 +446,7 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
         unnote(&pk, chosen->rt);
     }
     note_fallbacks(&pk, plan, scanned, chosen);
+    panic_watch(router, plan, chosen, flags, pk.worst_best != NULL, pk.now);
     router->picks++;
     if (chosen == NULL) {
         router->failed_picks++;
@@ -394,12 +459,14 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
 
         if (flags & FO_PICK_PANIC) {
             router->panic_picks++;
+            rt->counters.panic_picks++;
             info |= FO__PICK_PANIC;
         } else if (h->state == FO_STATE_TRIAL) {
             int slot = fo__health_take_slot(h, router, pk.now);
 
             fo__wake(router); /* the slot's expiry is a new deadline */
             flags |= FO_PICK_TRIAL;
+            rt->counters.trial_picks++;
             info |= (uint16_t)(FO__PICK_TRIAL |
                                ((unsigned)slot << FO__PICK_SLOT_SHIFT) |
                                ((h->slot_gen[slot] & 0x7u)

@@ -40,5 +40,7 @@
 #include <failover/plan.h>
 #include <failover/probe.h>
 #include <failover/attempt.h>
+#include <failover/events.h>
+#include <failover/stats.h>
 
 #endif /* FAILOVER_FAILOVER_H */

@@ -4,7 +4,8 @@
  * malloc, calloc, realloc or free, not even from inside libc (qsort, for
  * one, allocates for large arrays). The program interposes glibc's malloc
  * family and counts calls while the library works on 1000 routes through
- * every state. Skipped under sanitizers, which own malloc.
+ * every state, with event and log callbacks set and stats and metrics
+ * read. Skipped under sanitizers, which own malloc.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -79,6 +80,29 @@ static uint64_t manual_now(void *userdata)
         }                                                                      \
     } while (0)
 
+static long events, log_lines;
+
+static void on_event(fo_router *router, const fo_event *ev, void *userdata)
+{
+    (void)router;
+    (void)userdata;
+    if (ev->text != NULL)
+        events++;
+}
+
+static void on_log(fo_router *router, fo_log_level level, const char *message,
+                   const fo_event *ev, void *userdata)
+{
+    (void)router;
+    (void)level;
+    (void)ev;
+    (void)userdata;
+    if (message[0] != '\0')
+        log_lines++;
+}
+
+static char metrics[4 << 20];
+
 int main(void)
 {
     enum { N = 1000 };
@@ -101,6 +125,9 @@ int main(void)
         CHECK(fo_route_add(router, name, (x >> 16) % 97, (x >> 8) % 3, 0,
                            &ids[i]) == FO_OK);
     }
+
+    CHECK(fo_router_set_event_cb(router, on_event, NULL) == FO_OK);
+    CHECK(fo_router_set_log_cb(router, FO_LOG_DEBUG, on_log, NULL) == FO_OK);
 
     atomic_store(&counting, 1);
     for (int round = 0; round < 20000; round++) {
@@ -156,12 +183,28 @@ int main(void)
         CHECK(fo_router_result_from_sip(router, 503, 0, &res) == FO_OK);
         CHECK(fo_result_from_q850(34, &res) == FO_OK);
         CHECK(fo_result_from_dialstatus("CHANUNAVAIL", &res) == FO_OK);
+        {
+            fo_route_stats rs = FO_ROUTE_STATS_INIT;
+            fo_router_stats ts = FO_ROUTER_STATS_INIT;
+
+            CHECK(fo_route_get_stats(router, route, &rs) == FO_OK);
+            CHECK(fo_router_get_stats(router, &ts) == FO_OK);
+        }
+        if (round % 2000 == 0) {
+            int64_t len =
+                fo_router_write_metrics(router, metrics, sizeof metrics);
+
+            CHECK(len > 0 && (size_t)len < sizeof metrics);
+        }
     }
     atomic_store(&counting, 0);
     seen = atomic_load(&calls);
 
     fo_router_free(router);
-    printf("allocator calls on the call path: %ld\n", seen);
+    printf("allocator calls on the call path: %ld (%ld events, %ld log "
+           "lines)\n",
+           seen, events, log_lines);
+    CHECK(events > 0 && log_lines > 0);
     return seen == 0 ? 0 : 1;
 }
 #else
