@@ -6,7 +6,9 @@
  *
  * The calls are simulated on a manual clock, so the program runs in
  * milliseconds and prints the same timeline every time. In a real dialer
- * the clock is the default one and dial() sends an INVITE.
+ * the clock is the default one and dial() sends an INVITE. The timeline's
+ * state changes come from the library's event callback; the route table
+ * at the end is fo_router_dump().
  *
  * Build against an installed libfailover:
  *     cc carrier_failover.c $(pkg-config --cflags --libs failover)
@@ -26,12 +28,11 @@ static struct carrier {
     const char *name;
     uint32_t priority;
     fo_route_id id;
-    fo_route_state state; /* last state we printed */
-    unsigned carried;     /* calls that ended on this carrier */
+    unsigned carried; /* calls that ended on this carrier */
 } carriers[NCARRIERS] = {
-    {"carrier-a", 1, 0, FO_STATE_UP, 0}, /* primary */
-    {"carrier-b", 2, 0, FO_STATE_UP, 0}, /* first backup */
-    {"carrier-c", 3, 0, FO_STATE_UP, 0}, /* last resort */
+    {"carrier-a", 1, 0, 0}, /* primary */
+    {"carrier-b", 2, 0, 0}, /* first backup */
+    {"carrier-c", 3, 0, 0}, /* last resort */
 };
 
 /* The simulation's clock. The router reads it through this callback. */
@@ -82,24 +83,19 @@ static int carrier_of(fo_route_id id)
     printf("%u:%02u  ", (unsigned)(sim_now / SEC / 60),                        \
            (unsigned)(sim_now / SEC % 60))
 
-/* Prints every carrier whose state changed since we last looked, with the
- * library's own explanation of why. */
-static void show_state_changes(fo_router *router)
+/* The router tells us every state change as it happens, with its own
+ * explanation of why. Events arrive on the thread whose call caused them,
+ * before that call returns, so the timeline stays in order. */
+static void on_event(fo_router *router, const fo_event *ev, void *userdata)
 {
-    for (int c = 0; c < NCARRIERS; c++) {
-        char why[FO_REASON_TEXT_MAX];
-        fo_route_state now;
-
-        if (fo_route_get_state(router, carriers[c].id, &now) != FO_OK ||
-            now == carriers[c].state)
-            continue;
-        fo_route_get_reason(router, carriers[c].id, NULL, why, sizeof why);
-        print_time();
-        printf("%s %s -> %s: %s\n", carriers[c].name,
-               fo_route_state_name(carriers[c].state), fo_route_state_name(now),
-               why);
-        carriers[c].state = now;
-    }
+    (void)router;
+    (void)userdata;
+    if (ev->kind != FO_EVENT_STATE)
+        return;
+    print_time();
+    printf("%s %s -> %s: %s\n", ev->route_name,
+           fo_route_state_name(ev->old_state),
+           fo_route_state_name(ev->new_state), ev->text);
 }
 
 int main(void)
@@ -119,6 +115,12 @@ int main(void)
     rc = fo_router_new(&router, &opts);
     if (rc != FO_OK) {
         fprintf(stderr, "fo_router_new: %s\n", fo_strerror(rc));
+        return 1;
+    }
+    /* Tell us what the router decides, and why. */
+    rc = fo_router_set_event_cb(router, on_event, NULL);
+    if (rc != FO_OK) {
+        fprintf(stderr, "fo_router_set_event_cb: %s\n", fo_strerror(rc));
         return 1;
     }
 
@@ -143,7 +145,6 @@ int main(void)
         int first = -1, c = -1;
 
         calls++;
-        show_state_changes(router); /* e.g. a hold-down that ended */
         /* Each pick skips carriers that are out and carriers this call
          * already tried, so a retry moves down the list. */
         while ((rc = fo_pick_route(router, &attempt, &route)) == FO_OK) {
@@ -151,15 +152,16 @@ int main(void)
             if (first < 0)
                 first = c;
             result = dial(c);
+            if (fo_result_default_class(result) == FO_CLASS_ROUTE_FAULT) {
+                wasted++;
+                print_time();
+                printf("call %u: %s %s, trying the next carrier\n", calls,
+                       carriers[c].name, fo_result_name(result));
+            }
             /* Report every attempt, not only the last one. */
             fo_report_result(router, route, result, &attempt);
             if (fo_result_default_class(result) != FO_CLASS_ROUTE_FAULT)
                 break; /* the carrier did its job; the call is over */
-            wasted++;
-            print_time();
-            printf("call %u: %s %s, trying the next carrier\n", calls,
-                   carriers[c].name, fo_result_name(result));
-            show_state_changes(router);
         }
         if (rc != FO_OK) { /* nothing left to try (or attempts used up) */
             failed++;
@@ -193,6 +195,8 @@ int main(void)
     for (int c = 0; c < NCARRIERS; c++)
         printf("  %-10s carried  %4u calls\n", carriers[c].name,
                carriers[c].carried);
+    printf("\nThe router at the end:\n");
+    fo_router_dump(router, stdout);
 
     fo_router_free(router);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
