@@ -121,6 +121,7 @@ int main(void)
     rc = fo_router_set_event_cb(router, on_event, NULL);
     if (rc != FO_OK) {
         fprintf(stderr, "fo_router_set_event_cb: %s\n", fo_strerror(rc));
+        fo_router_free(router);
         return 1;
     }
 
@@ -130,6 +131,7 @@ int main(void)
                           &carriers[c].id);
         if (rc != FO_OK) {
             fprintf(stderr, "fo_route_add: %s\n", fo_strerror(rc));
+            fo_router_free(router);
             return 1;
         }
     }

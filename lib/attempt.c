@@ -14,8 +14,10 @@ _Static_assert(sizeof(((fo_attempt *)0)->fo_private_) ==
                "fo_attempt layout changed: it is part of the ABI");
 _Static_assert(FO_ATTEMPT_MAX_ROUTES <= 32,
                "the reported mask holds 32 routes");
-_Static_assert(FO__ATT_INFO + FO_ATTEMPT_MAX_ROUTES / 4 <= FO__ATT_RESERVED,
-               "pick information needs 16 bits per route");
+_Static_assert(FO__ATT_INFO + FO_ATTEMPT_MAX_ROUTES / 4 <= FO__ATT_LFGEN &&
+                   FO__ATT_LFGEN + FO_ATTEMPT_MAX_ROUTES / 4 <=
+                       FO__ATT_RESERVED,
+               "pick information needs 2 x 16 bits per route");
 _Static_assert(FO_MAX_TRIAL_CONCURRENCY <= 8,
                "pick information holds a 3-bit trial slot");
 
@@ -42,7 +44,8 @@ int fo__attempt_check(const fo_attempt *a, const fo_router *router)
             return FO_EINVAL;
     }
     for (uint32_t i = count; i < FO_ATTEMPT_MAX_ROUTES; i++) {
-        if (fo__attempt_info(a, (int)i) != 0)
+        if (fo__attempt_info(a, (int)i) != 0 ||
+            fo__attempt_lfgen(a, (int)i) != 0)
             return FO_EINVAL;
     }
     for (uint32_t i = FO__ATT_RESERVED; i < FO__ATT_WORDS; i++) {
@@ -97,6 +100,29 @@ void fo__attempt_set_info(fo_attempt *a, int index, uint16_t info)
     unsigned shift = 16u * (unsigned)(index % 4);
 
     *word = (*word & ~((uint64_t)0xffffu << shift)) | ((uint64_t)info << shift);
+}
+
+static uint16_t get16(const fo_attempt *a, int base, int index)
+{
+    return (uint16_t)(a->fo_private_[base + index / 4] >> (16 * (index % 4)));
+}
+
+static void set16(fo_attempt *a, int base, int index, uint16_t v)
+{
+    uint64_t *word = &a->fo_private_[base + index / 4];
+    unsigned shift = 16u * (unsigned)(index % 4);
+
+    *word = (*word & ~((uint64_t)0xffffu << shift)) | ((uint64_t)v << shift);
+}
+
+uint16_t fo__attempt_lfgen(const fo_attempt *a, int index)
+{
+    return get16(a, FO__ATT_LFGEN, index);
+}
+
+void fo__attempt_set_lfgen(fo_attempt *a, int index, uint16_t gen)
+{
+    set16(a, FO__ATT_LFGEN, index, gen);
 }
 
 int fo_attempt_init(fo_attempt *attempt)

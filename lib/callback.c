@@ -9,7 +9,15 @@
  */
 #include "internal.h"
 
-static _Thread_local struct fo__cb_frame *fo__cb_top;
+/* initial-exec: a plain TLS offset instead of a __tls_get_addr() call on
+ * every public entry (the library is not meant for dlopen() after
+ * startup into a process short of static TLS space). */
+#if defined(__GNUC__)
+#define FO__TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define FO__TLS_MODEL
+#endif
+static _Thread_local struct fo__cb_frame *fo__cb_top FO__TLS_MODEL;
 
 void fo__cb_enter(struct fo__cb_frame *frame, const fo_router *router,
                   unsigned kind)

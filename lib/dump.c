@@ -43,31 +43,6 @@ static const char *admin_name(fo_admin admin)
     return "UNKNOWN";
 }
 
-/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 if the byte at p
- * does not start one: overlong forms, surrogates and code points past
- * U+10FFFF are not UTF-8. */
-static size_t utf8_len(const unsigned char *p)
-{
-    unsigned c = p[0];
-    size_t n = c < 0x80           ? 1
-               : (c >> 5) == 0x6  ? 2
-               : (c >> 4) == 0xe  ? 3
-               : (c >> 3) == 0x1e ? 4
-                                  : 0;
-    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0xf : c & 7;
-
-    for (size_t k = 1; k < n; k++) {
-        if ((p[k] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* ---- dump ---------------------------------------------------------------- */
 
 /* A name for a terminal: bytes that are not UTF-8 become '?'. Returns its
@@ -79,7 +54,7 @@ static int printable(char *dst, size_t size, const char *src)
     int width = 0;
 
     while (*p != '\0' && o + 5 < size) {
-        size_t n = utf8_len(p);
+        size_t n = fo__utf8_len(p);
 
         if (n == 0) {
             dst[o++] = '?';
@@ -137,22 +112,23 @@ static int print_dump(FILE *out, const fo_router_stats *rs,
     bool first = true;
 
     seconds(now, sizeof now, rs->now_ns);
-    if (fprintf(out, "router at %s s: %" PRIu32 " route%s (", now, rs->routes,
+    if (fprintf(out, "router at %s s: %" PRIu32 " route%s", now, rs->routes,
                 rs->routes == 1 ? "" : "s") < 0)
         return FO_ESYS;
     for (uint32_t st = 0; st < FO_STATS_STATES; st++) {
         if (rs->routes_in_state[st] == 0)
             continue;
-        if (fprintf(out, "%s%s %" PRIu32, first ? "" : ", ",
+        if (fprintf(out, "%s%s %" PRIu32, first ? " (" : ", ",
                     fo_route_state_name((fo_route_state)st),
                     rs->routes_in_state[st]) < 0)
             return FO_ESYS;
         first = false;
     }
     if (fprintf(out,
-                "), %" PRIu64 " picks (%" PRIu64 " panic, %" PRIu64
+                "%s, %" PRIu64 " picks (%" PRIu64 " panic, %" PRIu64
                 " no route), %" PRIu64 " reports%s%s\n",
-                rs->picks, rs->panic_picks, rs->no_route_picks, rs->reports,
+                first ? "" : ")", rs->picks, rs->panic_picks,
+                rs->no_route_picks, rs->reports,
                 rs->lists_in_panic ? ", PANIC" : "",
                 (rs->flags & FO_ROUTER_STATS_LOCAL_FAULT)
                     ? ", LOCAL FAULT SUSPECTED"
@@ -231,8 +207,13 @@ int fo_router_dump(fo_router *router, FILE *out)
 
     errno = 0;
     rc = print_dump(out, &rs, s, n);
-    if (s != NULL)
+    if (s != NULL) {
+        /* The allocator runs under the lock, as documented: it need not
+         * be thread-safe itself. */
+        fo__lock(router);
         fo__free(router, &router->allocator, s);
+        fo__unlock(router);
+    }
     return rc;
 }
 
@@ -277,7 +258,7 @@ static void escape(char *dst, size_t size, const char *src)
     size_t o = 0;
 
     while (*p != '\0' && o + 5 < size) {
-        size_t n = utf8_len(p);
+        size_t n = fo__utf8_len(p);
 
         if (n == 0) {
             memcpy(dst + o, "\xef\xbf\xbd", 3);
@@ -557,82 +538,104 @@ static const struct {
      "1 if a guard keeps the failing route in service.", f_guarded},
 };
 
-static void write_metrics(fo_router *r, uint64_t now, struct writer *w)
-{
-    const struct fo__plan *def = &r->defplan;
-    char label[3 * FO_ROUTE_NAME_MAX + 8];
-    fo_router_stats rs;
+/* A route as the metrics show it: its snapshot and its label. */
+struct metric_route {
     fo_route_stats s;
+    char label[2 * FO_ROUTE_NAME_MAX + 8];
+};
 
+static void write_metrics(const struct metric_route *m, uint32_t n,
+                          const fo_router_stats *rs, struct writer *w)
+{
     for (size_t f = 0; f < sizeof route_families / sizeof route_families[0];
          f++) {
         family_head(w, route_families[f].name, route_families[f].type,
                     route_families[f].help);
-        for (uint32_t i = 0; i < def->count; i++) {
-            fo__route_snapshot(r, def->entries[i].rt, now, &s);
-            escape(label, sizeof label, s.name);
-            route_families[f].fn(w, route_families[f].name, label, &s);
-        }
+        for (uint32_t i = 0; i < n; i++)
+            route_families[f].fn(w, route_families[f].name, m[i].label,
+                                 &m[i].s);
     }
 
-    fo__router_snapshot(r, now, &rs);
     family_head(w, "failover_routes", "gauge", "Routes by state.");
     for (int st = FO_STATE_UP; st <= FO_STATE_DRILL; st++) {
         put(w, "failover_routes{state=\"%s\"} %" PRIu32,
-            fo_route_state_name((fo_route_state)st), rs.routes_in_state[st]);
+            fo_route_state_name((fo_route_state)st), rs->routes_in_state[st]);
         line(w);
     }
     family_head(w, "failover_picks_total", "counter",
                 "Picks by outcome: an eligible route, the least-bad route "
                 "(panic), no route.");
     put(w, "failover_picks_total{outcome=\"routed\"} %" PRIu64,
-        rs.picks - rs.panic_picks - rs.no_route_picks);
+        rs->picks - rs->panic_picks - rs->no_route_picks);
     line(w);
-    put(w, "failover_picks_total{outcome=\"panic\"} %" PRIu64, rs.panic_picks);
+    put(w, "failover_picks_total{outcome=\"panic\"} %" PRIu64, rs->panic_picks);
     line(w);
     put(w, "failover_picks_total{outcome=\"no_route\"} %" PRIu64,
-        rs.no_route_picks);
+        rs->no_route_picks);
     line(w);
     family_head(w, "failover_reports_total", "counter", "Results reported.");
-    put(w, "failover_reports_total %" PRIu64, rs.reports);
+    put(w, "failover_reports_total %" PRIu64, rs->reports);
     line(w);
     family_head(w, "failover_lists_in_panic", "gauge",
-                "Lists (default and plans) whose last telling pick found no "
-                "route eligible.");
-    put(w, "failover_lists_in_panic %" PRIu32, rs.lists_in_panic);
+                "Lists (default and plans) where no route can be picked.");
+    put(w, "failover_lists_in_panic %" PRIu32, rs->lists_in_panic);
     line(w);
     family_head(w, "failover_local_fault_suspected", "gauge",
                 "1 while every route in service fails at once.");
     put(w, "failover_local_fault_suspected %d",
-        (rs.flags & FO_ROUTER_STATS_LOCAL_FAULT) ? 1 : 0);
+        (rs->flags & FO_ROUTER_STATS_LOCAL_FAULT) ? 1 : 0);
     line(w);
     family_head(w, "failover_probe_strays_total", "counter",
-                "Probe completions for no known probe.");
-    put(w, "failover_probe_strays_total %" PRIu64, rs.probe_strays);
+                "Probe completions for no probe in flight.");
+    put(w, "failover_probe_strays_total %" PRIu64, rs->probe_strays);
     line(w);
     family_head(w, "failover_events_dropped_total", "counter",
                 "Events lost to a full event queue.");
-    put(w, "failover_events_dropped_total %" PRIu64, rs.events_dropped);
+    put(w, "failover_events_dropped_total %" PRIu64, rs->events_dropped);
     line(w);
 }
 
 int64_t fo_router_write_metrics(fo_router *router, char *buf, size_t size)
 {
+    struct metric_route *m = NULL;
+    fo_router_stats rs;
     struct writer w;
     uint64_t now;
+    uint32_t n;
     int rc = fo__enter(router);
 
     if (rc != FO_OK)
         return rc;
     if (buf == NULL && size != 0)
         return FO_EINVAL;
+    /* Snapshots under the lock, one moment for all routes; the text is
+     * written after it is released, so picks never wait for it. */
+    now = fo__lock_at(router, fo__now(router));
+    n = router->defplan.count;
+    if (n != 0) {
+        m = fo__calloc(router, &router->allocator, n, sizeof *m);
+        if (m == NULL) {
+            fo__unlock(router);
+            return FO_ENOMEM;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        fo__route_snapshot(router, router->defplan.entries[i].rt, now, &m[i].s);
+    fo__router_snapshot(router, now, &rs);
+    fo__unlock(router);
+
+    for (uint32_t i = 0; i < n; i++)
+        escape(m[i].label, sizeof m[i].label, m[i].s.name);
     w.buf = buf;
     w.size = size;
     w.len = 0;
     w.fit = 0;
-    now = fo__lock_at(router, fo__now(router));
-    write_metrics(router, now, &w);
-    fo__unlock(router);
+    write_metrics(m, n, &rs, &w);
+    if (m != NULL) {
+        fo__lock(router); /* the allocator runs under the lock */
+        fo__free(router, &router->allocator, m);
+        fo__unlock(router);
+    }
     if (w.len >= size && size > 0)
         buf[w.fit] = '\0'; /* complete lines only */
     return w.len > (size_t)INT64_MAX ? INT64_MAX : (int64_t)w.len;

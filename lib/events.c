@@ -55,6 +55,8 @@ void fo__textf(char *buf, size_t size, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(buf, size, fmt, ap);
     va_end(ap);
+    if (size > 0)
+        fo__utf8_trim(buf); /* never half a character at the cut */
 }
 
 const char *fo_log_level_name(fo_log_level level)
@@ -104,6 +106,8 @@ struct fo__event_rec *fo__event_new(fo_router *r, fo_event_kind kind,
 
     if (!events_on(r))
         return NULL;
+    if (q->cb == NULL && (uint32_t)level > q->log_level)
+        return NULL; /* only a log listens, and not at this level */
     if (q->dropped_pending != 0) {
         /* The loss takes its place in the order, before what follows. */
         e = slot(r, FO_EVENT_DROPPED, FO_LOG_ERROR);
@@ -125,11 +129,13 @@ drop:
 }
 
 void fo__event_route(fo_router *r, struct fo__event_rec *e,
-                     const struct fo__route *rt, uint64_t now)
+                     struct fo__route *rt, uint64_t now)
 {
-    const struct fo__health *h = &rt->health;
+    struct fo__health *h = &rt->health;
     double penalty = fo__damp_value(&h->damp, &r->cfg, now);
     uint64_t until = 0;
+
+    fo__window_advance(&h->window, now, r->cfg.bucket_ns);
 
     e->route = rt->id;
     memcpy(e->name, rt->name.text, rt->name.len + 1);
@@ -223,6 +229,24 @@ static void render(const struct fo__event_rec *e, char *buf, size_t size)
     }
 }
 
+/* Says where lost events were lost, at the end of the queue. Lock held. */
+static void drops_at_end(fo_router *r)
+{
+    struct fo__events *q = &r->ev;
+    struct fo__event_rec *d;
+
+    if (q->count != 0 || q->dropped_pending == 0)
+        return;
+    d = slot(r, FO_EVENT_DROPPED, FO_LOG_ERROR);
+    if (d != NULL) {
+        d->count = q->dropped_pending;
+        snprintf(d->text, sizeof d->text,
+                 "%" PRIu64 " events lost: the event queue was full",
+                 q->dropped_pending);
+    }
+    q->dropped_pending = 0;
+}
+
 void fo__events_deliver(fo_router *r)
 {
     struct fo__events *q = &r->ev;
@@ -230,6 +254,8 @@ void fo__events_deliver(fo_router *r)
     struct fo__cb_frame frame;
     fo_event ev;
     char line[2 * FO_REASON_TEXT_MAX + FO_ROUTE_NAME_MAX + 64];
+    uint64_t limit;
+    bool router_thread;
 
     fo__lock(r);
     if (q->delivering) {
@@ -239,28 +265,28 @@ void fo__events_deliver(fo_router *r)
     }
     q->delivering = true;
     q->deliverer = pthread_self();
+    /* A caller delivers what was queued when it started (its own events
+     * among them); what other threads queue meanwhile goes to the router's
+     * thread, if it runs, so no call on the call path is held up for
+     * long by the callbacks of others. Without that thread someone must
+     * deliver them, and it is this caller. */
+    limit = q->seq;
+    router_thread = r->thread_running && pthread_equal(r->thread, q->deliverer);
     for (;;) {
         fo_event_cb cb;
         fo_log_cb log;
         void *cb_userdata, *log_userdata;
+        uint64_t gen;
         bool logged;
 
-        if (q->count == 0 && q->dropped_pending != 0) {
-            /* Lost events at the end: say so now. */
-            struct fo__event_rec *d = slot(r, FO_EVENT_DROPPED, FO_LOG_ERROR);
-
-            if (d != NULL) {
-                d->count = q->dropped_pending;
-                snprintf(d->text, sizeof d->text,
-                         "%" PRIu64 " events lost: the event queue was full",
-                         q->dropped_pending);
-                q->dropped_pending = 0;
-            } else {
-                q->dropped_pending = 0; /* no queue at all: nothing to say */
-            }
-        }
+        drops_at_end(r);
         if (q->count == 0)
             break;
+        if (q->ring[q->head].seq > limit && r->thread_running &&
+            !router_thread) {
+            fo__wake(r);
+            break;
+        }
         e = q->ring[q->head];
         q->head = (q->head + 1) % q->cap;
         q->count--;
@@ -271,8 +297,9 @@ void fo__events_deliver(fo_router *r)
         logged = log != NULL && e.level <= q->log_level;
         if (cb == NULL && !logged)
             continue;
+        gen = atomic_load_explicit(&q->gen, memory_order_relaxed);
         q->running = true;
-        q->call_gen = q->gen;
+        q->call_gen = gen;
         q->delivered++;
         (void)pthread_mutex_unlock(&r->lock);
 
@@ -280,6 +307,16 @@ void fo__events_deliver(fo_router *r)
         to_event(&e, &ev);
         if (cb != NULL)
             cb(r, &ev, cb_userdata);
+        if (atomic_load_explicit(&q->gen, memory_order_relaxed) != gen) {
+            /* The event callback changed the callbacks: log to the log
+             * callback set now, not to one that was removed. */
+            fo__lock(r);
+            log = q->log;
+            log_userdata = q->log_userdata;
+            logged = log != NULL && e.level <= q->log_level;
+            q->call_gen = atomic_load_explicit(&q->gen, memory_order_relaxed);
+            (void)pthread_mutex_unlock(&r->lock);
+        }
         if (logged) {
             render(&e, line, sizeof line);
             log(r, (fo_log_level)e.level, line, &ev, log_userdata);
@@ -326,7 +363,7 @@ static int set(fo_router *router, bool is_log, fo_event_cb cb, fo_log_cb log,
         q->cb = cb;
         q->cb_userdata = userdata;
     }
-    gen = ++q->gen;
+    gen = atomic_fetch_add_explicit(&q->gen, 1, memory_order_relaxed) + 1;
     if (!events_on(router)) {
         /* Nobody listens: what is queued goes unsaid. */
         q->count = 0;
@@ -358,7 +395,7 @@ int fo_router_set_log_cb(fo_router *router, fo_log_level level, fo_log_cb cb,
 
     if (rc != FO_OK)
         return rc;
-    if (level < FO_LOG_ERROR || level > FO_LOG_DEBUG)
+    if (cb != NULL && (level < FO_LOG_ERROR || level > FO_LOG_DEBUG))
         return FO_EINVAL;
     return set(router, true, NULL, cb, userdata, (uint32_t)level);
 }

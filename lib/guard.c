@@ -46,8 +46,10 @@ static bool enabled(const struct fo__route *e)
 }
 
 /* Would ejecting rt leave list p with too many routes out? A route in
- * trial can take calls: it counts as in service. A plan of one route has
- * no failover to protect; the router's only route is kept. */
+ * trial can take calls: it counts as in service (a backup sitting in trial
+ * must not keep a dead primary in service); a failing trial asks the
+ * guards in turn. A plan of one route has no failover to protect; the
+ * router's only route is kept. */
 static bool list_full(const struct fo__plan *p, const struct fo__route *rt,
                       uint32_t pct, uint32_t *n_out, uint32_t *out_out)
 {
@@ -87,9 +89,15 @@ bool fo__local_fault(fo_router *r, uint64_t now)
         uint64_t latest =
             e->last_fault_ns > e->last_ok_ns ? e->last_fault_ns : e->last_ok_ns;
 
-        if (!enabled(e) || e->health.health == FO_STATE_EJECTED ||
-            latest == 0 || fo__add_sat(latest, w) < now)
+        if (!enabled(e) || latest == 0 || fo__add_sat(latest, w) < now)
             continue;
+        if (e->health.health == FO_STATE_EJECTED) {
+            /* Taken out by its faults within the window: the first
+             * casualty of what may be our own fault, and evidence. */
+            if (fo__local_fault_reinstatable(&e->health, r, now))
+                n++;
+            continue;
+        }
         if (e->last_ok_ns >= e->last_fault_ns)
             return false; /* its latest attempt worked */
         n++;
@@ -97,8 +105,8 @@ bool fo__local_fault(fo_router *r, uint64_t now)
     return n >= 2;
 }
 
-fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
-                          uint64_t now, char *why, size_t size)
+fo_reason fo__guard_check(fo_router *r, struct fo__route *rt, uint64_t now,
+                          char *why, size_t size)
 {
     const struct fo__config *c = &r->cfg;
     uint32_t n, out;
@@ -110,6 +118,12 @@ fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
                 fo__event_new(r, FO_EVENT_LOCAL_FAULT, FO_LOG_WARNING);
 
             r->local_fault_open = true;
+            /* Routes its first faults ejected come back on their next
+             * refresh (fo__health_refresh), kept by the guard. */
+            r->lf_gen++;
+            r->lf_from_ns = now > r->cfg.local_fault_window_ns
+                                ? now - r->cfg.local_fault_window_ns
+                                : 0;
             if (e != NULL) {
                 fo__event_route(r, e, rt, now);
                 e->reason = FO_REASON_LOCAL_FAULT;
@@ -154,15 +168,46 @@ fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
     return FO_REASON_NONE;
 }
 
-void fo__local_fault_over(fo_router *r, const struct fo__route *rt,
-                          const char *what, uint64_t now)
+/* The faults of an episode were ours: routes forget them on their next
+ * refresh (their windows and runs of faults restart). */
+static void end_episode(fo_router *r, uint64_t now)
+{
+    r->local_fault_open = false;
+    r->local_fault_seen_ns = 0;
+    r->lf_until_ns = now;
+    r->lf_gen++;
+}
+
+void fo__local_fault_lapse(fo_router *r, uint64_t now)
+{
+    struct fo__event_rec *e;
+    char dur[32];
+
+    if (!r->local_fault_open ||
+        fo__add_sat(r->local_fault_seen_ns, r->cfg.local_fault_window_ns) >=
+            now)
+        return;
+    end_episode(r, now);
+    e = fo__event_new(r, FO_EVENT_LOCAL_FAULT_ENDED, FO_LOG_INFO);
+    if (e == NULL)
+        return;
+    e->route = FO_ROUTE_ID_NONE;
+    fo__format_duration(dur, sizeof dur, r->cfg.local_fault_window_ns);
+    fo__textf(e->text, sizeof e->text,
+              "no sign of it for %s: every route kept is back to ordinary "
+              "service",
+              dur);
+}
+
+void fo__local_fault_over(fo_router *r, struct fo__route *rt, const char *what,
+                          uint64_t now)
 {
     struct fo__event_rec *e;
 
     r->local_fault_seen_ns = 0;
     if (!r->local_fault_open)
         return;
-    r->local_fault_open = false;
+    end_episode(r, now);
     e = fo__event_new(r, FO_EVENT_LOCAL_FAULT_ENDED, FO_LOG_INFO);
     if (e == NULL)
         return;

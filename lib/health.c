@@ -51,6 +51,7 @@ static void why(struct fo__change *ch, fo_reason reason, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(ch->text + len, sizeof ch->text - len, fmt, ap);
         va_end(ap);
+        fo__utf8_trim(ch->text); /* never half a character at the cut */
     }
     ch->reason = reason;
 }
@@ -119,10 +120,9 @@ static void announce(fo_router *r, struct fo__health *h,
                      const struct fo__change *ch, fo_route_state old,
                      fo_reason old_reason, bool changed, uint64_t now)
 {
-    const struct fo__route *rt =
-        (const struct fo__route *)(const void *)((const char *)h -
-                                                 offsetof(struct fo__route,
-                                                          health));
+    struct fo__route *rt =
+        (struct fo__route *)(void *)((char *)h -
+                                     offsetof(struct fo__route, health));
     fo_reason reason = (fo_reason)h->reason;
     fo_event_kind kind = FO_EVENT_STATE;
     fo_log_level level = FO_LOG_INFO;
@@ -134,10 +134,15 @@ static void announce(fo_router *r, struct fo__health *h,
     } else if (reason == FO_REASON_EJECTION_GUARD ||
                reason == FO_REASON_LOCAL_FAULT) {
         kind = FO_EVENT_GUARD;
-        /* Looked at again and still holding: detail, not news. */
-        level = reason == old_reason ? FO_LOG_DEBUG : FO_LOG_WARNING;
+        /* Looked at again and still holding (after its time ran out, or
+         * at once): detail, not news. */
+        level = reason == old_reason || h->guard_lapsed ? FO_LOG_DEBUG
+                                                        : FO_LOG_WARNING;
+        h->guard_lapsed = false;
     } else if (reason == FO_REASON_GUARD_ENDED) {
         kind = FO_EVENT_GUARD;
+        if (h->guard_lapsed)
+            level = FO_LOG_DEBUG; /* time up, not recovery */
     } else {
         kind = FO_EVENT_UPDATE;
     }
@@ -285,6 +290,9 @@ static void eject(struct fo__health *h, fo_router *r, uint64_t now,
         ch->window_faults = h->window.faults;
     }
     h->guarded = false;
+    h->guard_lapsed = false;
+    h->ejected_ns = now;
+    h->damp_undo = h->damp;
     if (h->level < 64)
         h->level++;
     if (h->ejections < UINT32_MAX)
@@ -371,6 +379,13 @@ static void apply_time(struct fo__health *h, fo_router *r, uint64_t now,
         /* The guard is looked at again: back to ordinary service, one more
          * fault and the detectors ask the guards anew. */
         h->guarded = false;
+        h->guard_lapsed = true;
+        fo__format_duration(dur, sizeof dur, c->local_fault_window_ns);
+        why(ch, FO_REASON_GUARD_ENDED,
+            "kept for %s: back in ordinary service, its next fault asks "
+            "the guards again",
+            dur);
+        ch->explain = true;
     }
     if (detector_on(c, FO_DETECTOR_DAMPING) &&
         fo__damp_refresh(&h->damp, c, now))
@@ -378,17 +393,80 @@ static void apply_time(struct fo__health *h, fo_router *r, uint64_t now,
             c->damping_reuse);
 }
 
+bool fo__local_fault_reinstatable(const struct fo__health *h,
+                                  const fo_router *r, uint64_t now)
+{
+    return h->health == FO_STATE_EJECTED && h->hold_cause == FO__HOLD_TIMED &&
+           h->eject_kind != FO__EJECT_ORDER &&
+           fo__add_sat(h->ejected_ns, r->cfg.local_fault_window_ns) >= now;
+}
+
+/*
+ * Catches up with local-fault episodes (guard.c). While one is open, a
+ * route its first faults took out comes back, kept by the guard, as if the
+ * guard had known then: hold-down, growth and damping undone. When it has
+ * ended, what a route suffered during it was ours, not the route's: its
+ * window and run of faults restart, and a route the guard kept is back in
+ * ordinary service.
+ */
+static void catch_up(struct fo__health *h, fo_router *r, uint64_t now,
+                     struct fo__change *ch)
+{
+    const struct fo__route *rt =
+        (const struct fo__route *)(const void *)((const char *)h -
+                                                 offsetof(struct fo__route,
+                                                          health));
+    char dur[32];
+
+    h->lf_gen_seen = r->lf_gen;
+    if (r->local_fault_open) {
+        if ((r->cfg.guards_off & FO_GUARD_LOCAL_FAULT) != 0 ||
+            !fo__local_fault_reinstatable(h, r, now) ||
+            h->ejected_ns < r->lf_from_ns)
+            return;
+        h->health = FO_STATE_UP;
+        h->hold_down_ns = 0;
+        h->hold_down_until_ns = 0;
+        if (h->level > 0)
+            h->level--;
+        h->damp = h->damp_undo;
+        h->consecutive_faults = 0;
+        h->guarded = true;
+        h->guard_kind = h->eject_kind;
+        h->guard_until_ns = fo__add_sat(now, r->cfg.local_fault_window_ns);
+        fo__format_duration(dur, sizeof dur, now - h->ejected_ns);
+        why(ch, FO_REASON_LOCAL_FAULT,
+            "back in service: taken out %s ago by what looks like a local "
+            "fault; kept in service",
+            dur);
+        return;
+    }
+    if (rt->last_fault_ns < r->lf_from_ns || rt->last_fault_ns == 0)
+        return;
+    h->consecutive_faults = 0;
+    fo__window_reset(&h->window);
+    if (h->guarded && h->reason == FO_REASON_LOCAL_FAULT) {
+        h->guarded = false;
+        h->guard_lapsed = false;
+        why(ch, FO_REASON_GUARD_ENDED, "the local fault is over");
+        ch->explain = true;
+    }
+}
+
 bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now)
 {
     struct fo__change ch;
 
-    if (now < h->next_event_ns)
+    if (now < h->next_event_ns && h->lf_gen_seen == r->lf_gen)
         return false;
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
     ch.numbers = false;
     ch.text[0] = '\0';
-    apply_time(h, r, now, &ch);
+    if (h->lf_gen_seen != r->lf_gen)
+        catch_up(h, r, now, &ch);
+    if (now >= h->next_event_ns)
+        apply_time(h, r, now, &ch);
     return commit(h, r, &ch, false, now);
 }
 
@@ -444,8 +522,14 @@ static void report_up(struct fo__route *rt, fo_router *r,
     fo__window_add(&h->window, now, c->bucket_ns, fault, timed, slow);
     if (!fault) {
         h->consecutive_faults = 0;
+        h->guard_lapsed = false;
         if (h->guarded) {
+            /* Works again: the faults that had it kept are history, or
+             * the next one would find the rate still over and keep it
+             * again at once. */
             h->guarded = false;
+            fo__window_reset(&h->window);
+            fo__window_add(&h->window, now, c->bucket_ns, false, timed, slow);
             ch->explain = true;
             why(ch, FO_REASON_GUARD_ENDED, "working again: %s",
                 fo_result_name(o->result));
@@ -502,10 +586,11 @@ static void report_up(struct fo__route *rt, fo_router *r,
     }
 }
 
-static void report_trial(struct fo__health *h, fo_router *r,
+static void report_trial(struct fo__route *rt, fo_router *r,
                          const struct fo__outcome *o, uint64_t now,
                          struct fo__change *ch)
 {
+    struct fo__health *h = &rt->health;
     const struct fo__config *c = &r->cfg;
 
     if (o->cls == FO_CLASS_ROUTE_FAULT) {
@@ -513,6 +598,20 @@ static void report_trial(struct fo__health *h, fo_router *r,
 
         if (o->retry_after_ns != 0 && detector_on(c, FO_DETECTOR_RETRY_AFTER))
             floor = min64(o->retry_after_ns, c->retry_after_max_ns);
+        if (floor == 0) {
+            /* The last route that could take calls stays in trial: the
+             * others are out, or every route is failing at once. */
+            char guard[FO_REASON_TEXT_MAX];
+            fo_reason kept = fo__guard_check(r, rt, now, guard, sizeof guard);
+
+            if (kept != FO_REASON_NONE) {
+                h->trial_passes = 0;
+                ch->explain = true;
+                why(ch, kept, "trial attempt %s; %s; still in trial",
+                    fo_result_name(o->result), guard);
+                return;
+            }
+        }
         why(ch, FO_REASON_TRIAL_FAILED, "trial attempt %s",
             fo_result_name(o->result));
         eject(h, r, now, floor, FO__HOLD_TIMED,
@@ -566,7 +665,7 @@ bool fo__health_report(struct fo__route *rt, fo_router *r,
         report_up(rt, r, o, now, &ch);
         break;
     case FO_STATE_TRIAL:
-        report_trial(h, r, o, now, &ch);
+        report_trial(rt, r, o, now, &ch);
         break;
     case FO_STATE_EJECTED:
     default:

@@ -238,7 +238,11 @@ struct fo__health {
     uint64_t ramp_since_ns;      /* slow start began; 0 = not ramping */
     uint64_t guard_until_ns;     /* while guarded: when to look again */
     uint8_t slot_gen[FO_MAX_TRIAL_CONCURRENCY]; /* bumped per slot use */
-    bool guarded; /* failing, kept in service by a guard */
+    bool guarded;         /* failing, kept in service by a guard */
+    bool guard_lapsed;    /* the guard's time ran out, no success since */
+    uint32_t lf_gen_seen; /* router's local-fault generation */
+    uint64_t ejected_ns;  /* when last ejected */
+    struct fo__damping damp_undo; /* damping before that ejection */
     uint64_t trial_deadline_ns[FO_MAX_TRIAL_CONCURRENCY]; /* 0 = free */
     struct fo__damping damp;
     struct fo__window window;
@@ -288,6 +292,11 @@ bool fo__health_drill(struct fo__health *h, fo_router *r, uint64_t duration_ns,
 /* A probe concluded: ok (answered) or not; true if the state changed. */
 bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
                       fo_result result, uint64_t now);
+
+/* An ejected route the local-fault guard would have kept, had it known:
+ * taken out by its own faults within the local-fault window. */
+bool fo__local_fault_reinstatable(const struct fo__health *h,
+                                  const fo_router *r, uint64_t now);
 
 /* Whether a pick may take the route now (after a refresh). */
 static inline bool fo__health_pickable(const struct fo__health *h,
@@ -374,8 +383,13 @@ struct fo__names {
     uint32_t count;
 };
 
-/* Length of an acceptable name (1 to FO_ROUTE_NAME_MAX bytes, no control
- * characters), or 0. Reads at most FO_ROUTE_NAME_MAX + 1 bytes. */
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 if it does not
+ * start one (overlong forms, surrogates, past U+10FFFF). */
+size_t fo__utf8_len(const unsigned char *p);
+/* Drops an incomplete UTF-8 sequence at the end of s (cut by a size). */
+void fo__utf8_trim(char *s);
+/* Length of an acceptable name (1 to FO_ROUTE_NAME_MAX bytes of UTF-8, no
+ * control characters), or 0. Reads at most FO_ROUTE_NAME_MAX + 1 bytes. */
 size_t fo__name_check(const char *name);
 /* Length of name if it could be a name, else 0 (for lookups). */
 size_t fo__name_len(const char *name);
@@ -388,6 +402,12 @@ void fo__names_unlink(struct fo__names *x, struct fo__name *n);
 void fo__names_release(fo_router *r, struct fo__names *x);
 
 /* ---- routes (route.c) -------------------------------------------------- */
+
+/* A route's probe counters: they outlive its registrations. */
+struct fo__probe_counts {
+    uint64_t sent, answered, failed, timed_out, late;
+    uint64_t timed_out_token; /* the last probe that timed out */
+};
 
 struct fo__counters {
     uint64_t results[FO__RESULT_MAX + 1];       /* indexed by fo_result */
@@ -410,6 +430,7 @@ struct fo__route {
     uint64_t last_ok_ns;     /* last success or callee result; 0 = none */
     uint64_t probe_seq0;     /* router probe sequence when it was added */
     struct fo__probe *probe; /* NULL: not probed */
+    struct fo__probe_counts probes;
     struct fo__health health;
     struct fo__counters counters;
 };
@@ -489,7 +510,6 @@ struct fo__probe {
     uint64_t started_ns; /* the last probe's start; 0 = none yet */
     uint64_t deadline_ns;
     uint64_t first_due_ns;
-    uint64_t sent, answered, failed, timed_out, late;
 };
 
 /* When the probe next needs the ticker: its timeout while in flight, else
@@ -511,8 +531,8 @@ void fo__wake(fo_router *r);
 /* Whether passive detection may eject rt now. FO_REASON_NONE if so, else
  * the guard that keeps it in service (FO_REASON_EJECTION_GUARD or
  * FO_REASON_LOCAL_FAULT), with an explanation in why. */
-fo_reason fo__guard_check(fo_router *r, const struct fo__route *rt,
-                          uint64_t now, char *why, size_t size);
+fo_reason fo__guard_check(fo_router *r, struct fo__route *rt, uint64_t now,
+                          char *why, size_t size);
 /* True if every enabled route has failed and none succeeded within the
  * local-fault window (and there are at least two). */
 bool fo__local_fault(fo_router *r, uint64_t now);
@@ -554,31 +574,35 @@ struct fo__events {
     fo_log_cb log;
     void *log_userdata;
     uint32_t log_level;
-    uint64_t gen;        /* bumped by every change of callbacks */
-    uint64_t call_gen;   /* gen of the callback running, if running */
-    bool running;        /* a callback is running */
-    bool delivering;     /* a thread is delivering */
-    pthread_t deliverer; /* that thread */
-    pthread_cond_t idle; /* signalled when a callback returns */
+    _Atomic uint64_t gen; /* bumped by every change of callbacks */
+    uint64_t call_gen;    /* gen of the callback running, if running */
+    bool running;         /* a callback is running */
+    bool delivering;      /* a thread is delivering */
+    pthread_t deliverer;  /* that thread */
+    pthread_cond_t idle;  /* signalled when a callback returns */
 };
 
 /* A new event of the router, to be filled, or NULL if no callback is set
  * or the queue is full (then counted as dropped). Lock held. */
 struct fo__event_rec *fo__event_new(fo_router *r, fo_event_kind kind,
                                     fo_log_level level);
-/* Fills a route event's route, name, state and numbers. Lock held. */
+/* Fills a route event's route, name, state and numbers (its window
+ * advanced to now first). Lock held. */
 struct fo__route;
 void fo__event_route(fo_router *r, struct fo__event_rec *e,
-                     const struct fo__route *rt, uint64_t now);
+                     struct fo__route *rt, uint64_t now);
 /* Delivers the queued events unless another thread is delivering (it
  * will deliver them). Lock not held. */
 void fo__events_deliver(fo_router *r);
 void fo__events_release(fo_router *r);
 
+/* Ends a suspected local fault whose last sign is older than the
+ * local-fault window (the guard no longer holds). Lock held. */
+void fo__local_fault_lapse(fo_router *r, uint64_t now);
 /* A local fault is no longer suspected: rt worked (what says how). Lock
  * held. */
-void fo__local_fault_over(fo_router *r, const struct fo__route *rt,
-                          const char *what, uint64_t now);
+void fo__local_fault_over(fo_router *r, struct fo__route *rt, const char *what,
+                          uint64_t now);
 
 /* ---- statistics (stats.c) ---------------------------------------------- */
 
@@ -607,8 +631,13 @@ struct fo_router {
     uint64_t raw_last_ns;         /* the source's last reading */
     uint64_t local_fault_seen_ns; /* last time the local-fault guard held */
     bool local_fault_open;        /* LOCAL_FAULT sent, not yet ENDED */
-    uint64_t probe_seq;           /* probes started, for tokens */
-    uint64_t probe_strays;        /* completions for no known probe */
+    /* Routes catch up with local-fault episodes lazily, on their next
+     * refresh: gen counts openings and endings; an open episode's evidence
+     * starts at lf_from_ns, an ended one lasted [lf_from_ns, lf_until_ns]. */
+    uint32_t lf_gen;
+    uint64_t lf_from_ns, lf_until_ns;
+    uint64_t probe_seq;    /* probes started, for tokens */
+    uint64_t probe_strays; /* completions for no known probe */
     /* the router's own thread and the ticker */
     pthread_cond_t wake; /* CLOCK_MONOTONIC */
     pthread_t thread;
@@ -681,13 +710,17 @@ uint64_t fo__router_digest(fo_router *router);
  *            slot's generation, bits 8-15 an epoch: the route's trial epoch
  *            (trial and panic picks) or its ejection count (picks in
  *            service) at the time of the pick
- *   [24..31] reserved, zero
+ *   [24..27] 16 bits per route tried: the router's local-fault generation
+ *            at the pick (a call placed before a local fault ended
+ *            reports on it, not on the route)
+ *   [28..31] reserved, zero
  */
 #define FO__ATT_TAG      0
 #define FO__ATT_META     1
 #define FO__ATT_ROUTES   4
 #define FO__ATT_INFO     20
-#define FO__ATT_RESERVED 24
+#define FO__ATT_LFGEN    24
+#define FO__ATT_RESERVED 28
 #define FO__ATT_WORDS    32
 
 #define FO__ATT_PLAN           2
@@ -714,6 +747,8 @@ int fo__attempt_append(fo_attempt *a, const fo_router *router,
 void fo__attempt_mark_reported(fo_attempt *a, int index);
 uint16_t fo__attempt_info(const fo_attempt *a, int index);
 void fo__attempt_set_info(fo_attempt *a, int index, uint16_t info);
+uint16_t fo__attempt_lfgen(const fo_attempt *a, int index);
+void fo__attempt_set_lfgen(fo_attempt *a, int index, uint16_t gen);
 
 /* ---- results (result.c) ------------------------------------------------ */
 

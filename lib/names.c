@@ -22,15 +22,56 @@ size_t fo__name_len(const char *name)
     return len > FO_ROUTE_NAME_MAX ? 0 : len;
 }
 
+size_t fo__utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n = c < 0x80           ? 1
+               : (c >> 5) == 0x6  ? 2
+               : (c >> 4) == 0xe  ? 3
+               : (c >> 3) == 0x1e ? 4
+                                  : 0;
+    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0xf : c & 7;
+
+    for (size_t k = 1; k < n; k++) {
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[k] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+void fo__utf8_trim(char *s)
+{
+    size_t len = strlen(s), i = len;
+
+    /* Back over the continuation bytes to the last sequence's lead. */
+    while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i == 0)
+        return;
+    i--;
+    if (fo__utf8_len((const unsigned char *)s + i) != len - i)
+        s[i] = '\0';
+}
+
+/* A name is UTF-8 without control characters (C0, DEL, C1): it goes into
+ * logs, terminals and Prometheus labels as it is. */
 size_t fo__name_check(const char *name)
 {
     size_t len = fo__name_len(name);
 
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
+    for (size_t i = 0; i < len;) {
+        const unsigned char *p = (const unsigned char *)name + i;
+        size_t n = fo__utf8_len(p);
 
-        if (c < 0x20 || c == 0x7f)
+        if (n == 0 || i + n > len || p[0] < 0x20 || p[0] == 0x7f ||
+            (p[0] == 0xc2 && p[1] < 0xa0))
             return 0;
+        i += n;
     }
     return len;
 }

@@ -155,14 +155,20 @@ void fo__probe_drop(fo_router *r, struct fo__route *rt,
 
 void fo__probe_destroy_list(fo_router *r, struct fo__probe_reg *list)
 {
+    if (list == NULL)
+        return;
+    for (struct fo__probe_reg *p = list; p != NULL; p = p->next)
+        if (p->destroy != NULL)
+            p->destroy(p->userdata);
+    /* The allocator runs under the lock, as documented. */
+    fo__lock(r);
     while (list != NULL) {
         struct fo__probe_reg *next = list->next;
 
-        if (list->destroy != NULL)
-            list->destroy(list->userdata);
         fo__free(r, &r->allocator, list);
         list = next;
     }
+    fo__unlock(r);
 }
 
 void fo__wake(fo_router *r)
@@ -239,11 +245,11 @@ static void conclude(fo_router *r, struct fo__route *rt, fo_result result,
     if (cls == FO_CLASS_NEUTRAL)
         return; /* abandoned: says nothing */
     if (expired)
-        p->timed_out++;
+        rt->probes.timed_out++;
     else if (cls == FO_CLASS_ROUTE_FAULT)
-        p->failed++;
+        rt->probes.failed++;
     else
-        p->answered++;
+        rt->probes.answered++;
     fo__health_probe(rt, r, cls != FO_CLASS_ROUTE_FAULT, result, now);
 }
 
@@ -267,10 +273,14 @@ int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
         router->probe_strays++;
         rc = FO_ENOENT;
     } else if (rt->probe == NULL || rt->probe->token != token) {
-        if (rt->probe != NULL)
-            rt->probe->late++;
-        else
+        /* Concluded already: late if it was by its timeout (counted once),
+         * else a second completion or one of a replaced registration's. */
+        if (token == rt->probes.timed_out_token) {
+            rt->probes.late++;
+            rt->probes.timed_out_token = 0;
+        } else {
             router->probe_strays++;
+        }
         rc = FO_EALREADY;
     } else {
         conclude(router, rt, result, false, now);
@@ -283,6 +293,11 @@ int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
 uint64_t fo__next_deadline_locked(fo_router *r)
 {
     uint64_t t = UINT64_MAX;
+
+    if (r->local_fault_open) /* its end is announced on time */
+        t = fo__add_sat(
+            fo__add_sat(r->local_fault_seen_ns, r->cfg.local_fault_window_ns),
+            1);
 
     for (uint32_t i = 0; i < r->routes.nslots; i++) {
         const struct fo__route *rt = r->routes.slots[i].obj;
@@ -354,6 +369,7 @@ static uint32_t tick_pass(fo_router *r, uint64_t now, struct launch *batch,
     uint32_t n = 0;
 
     *more = false;
+    fo__local_fault_lapse(r, now);
     for (uint32_t i = 0; i < r->routes.nslots; i++) {
         struct fo__route *rt = r->routes.slots[i].obj;
         struct fo__probe *p;
@@ -365,6 +381,7 @@ static uint32_t tick_pass(fo_router *r, uint64_t now, struct launch *batch,
         if (p == NULL || p->reg == NULL)
             continue;
         if (p->token != 0 && now >= p->deadline_ns) {
+            rt->probes.timed_out_token = p->token;
             conclude(r, rt, FO_RESULT_TIMEOUT, true, now);
         }
         if (p->token != 0 || now < fo__probe_due(rt))
@@ -377,7 +394,7 @@ static uint32_t tick_pass(fo_router *r, uint64_t now, struct launch *batch,
         p->token = (r->probe_seq << FO__TOKEN_INDEX_BITS) | i;
         p->started_ns = now != 0 ? now : 1;
         p->deadline_ns = fo__add_sat(now, p->timeout_ns);
-        p->sent++;
+        rt->probes.sent++;
         p->reg->refs++;
         batch[n].reg = p->reg;
         batch[n].route = rt->id;
@@ -398,7 +415,7 @@ int fo_router_tick(fo_router *router)
 
     if (rc != FO_OK)
         return rc;
-    if (fo__cb_active(router, FO__CB_PROBE))
+    if (fo__cb_active(router, FO__CB_PROBE | FO__CB_EVENT))
         return FO_EBUSY;
     now = fo__lock_at(router, fo__now(router));
     if (router->ticking) {

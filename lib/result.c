@@ -61,7 +61,7 @@ _Static_assert(FO__REPORT_SIZE_0_1 == sizeof(fo_report),
  * trial's evidence; a pick made while the route was still in service,
  * reported now that it is in trial, is stale.
  */
-static void classify_evidence(const struct fo__route *rt,
+static void classify_evidence(const fo_router *r, const struct fo__route *rt,
                               const fo_attempt *attempt, int index,
                               struct fo__outcome *o)
 {
@@ -101,6 +101,11 @@ static void classify_evidence(const struct fo__route *rt,
          * outage's call, however late it reports. */
         o->evidence = FO__EVIDENCE_STALE;
     }
+    /* Placed before a suspected local fault ended, reported after it:
+     * what happened to it belongs to the fault, not to the route. */
+    if (!r->local_fault_open &&
+        fo__attempt_lfgen(attempt, index) != (uint16_t)r->lf_gen)
+        o->evidence = FO__EVIDENCE_STALE;
 }
 
 int fo_report_result_ex(fo_router *router, fo_route_id route,
@@ -152,7 +157,7 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
      * the evidence is judged from the pick, before the attempt is updated:
      * a route reported without having been picked is current. */
     fo__health_refresh(&rt->health, router, now);
-    classify_evidence(rt, attempt, index, &o);
+    classify_evidence(router, rt, attempt, index, &o);
     if (attempt != NULL) {
         if (index < 0)
             index = fo__attempt_append(attempt, router, route);
@@ -167,6 +172,7 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
         uint64_t before = rt->health.next_event_ns;
 
         fo__health_report(rt, router, &o, now);
+        fo__local_fault_lapse(router, now);
         if (rt->health.next_event_ns < before)
             fo__wake(router); /* a timer the router's thread must see */
     }

@@ -65,6 +65,7 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
     router->route_seq++;
     fo__name_set(&rt->name, name, len);
     fo__health_init(&rt->health, now);
+    rt->health.lf_gen_seen = router->lf_gen; /* no episode to catch up */
     rt->id = fo__table_insert(router, &router->routes, rt);
     fo__names_link(&router->route_names, &rt->name);
     *out = rt->id;
@@ -124,8 +125,10 @@ int fo_route_remove(fo_router *router, fo_route_id route)
     if (rt == NULL) {
         rc = FO_ENOENT;
     } else {
-        struct fo__event_rec *e =
-            fo__event_new(router, FO_EVENT_ROUTE_REMOVED, FO_LOG_INFO);
+        struct fo__event_rec *e;
+
+        fo__health_refresh(&rt->health, router, now); /* as it leaves */
+        e = fo__event_new(router, FO_EVENT_ROUTE_REMOVED, FO_LOG_INFO);
 
         if (e != NULL) {
             fo__event_route(router, e, rt, now);

@@ -161,6 +161,11 @@ static uint64_t mix_health(uint64_t h, const struct fo__health *hl)
     h = mix(h, hl->next_event_ns);
     h = mix(h, hl->ramp_since_ns);
     h = mix(h, hl->guarded);
+    h = mix(h, hl->guard_lapsed);
+    h = mix(h, hl->lf_gen_seen);
+    h = mix(h, hl->ejected_ns);
+    h = mix_double(h, hl->damp_undo.penalty);
+    h = mix(h, hl->damp_undo.at_ns);
     for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
         h = mix(h, hl->trial_deadline_ns[i]);
     h = mix_double(h, hl->damp.penalty);
@@ -226,10 +231,13 @@ uint64_t fo__router_digest(fo_router *router)
     h = mix(h, router->probe_strays);
     h = mix(h, router->reports);
     h = mix(h, router->local_fault_open);
+    h = mix(h, router->lf_gen);
+    h = mix(h, router->lf_from_ns);
+    h = mix(h, router->lf_until_ns);
     /* Events: a rejected call queues none and changes no callback. */
     h = mix(h, router->ev.seq);
     h = mix(h, router->ev.dropped);
-    h = mix(h, router->ev.gen);
+    h = mix(h, atomic_load(&router->ev.gen));
     h = mix(h, router->ev.log_level);
     for (int i = 0; i <= FO__RESULT_MAX; i++)
         h = mix(h, atomic_load(&router->result_class[i]));
@@ -291,12 +299,13 @@ uint64_t fo__router_digest(fo_router *router)
             h = mix(h, p->started_ns);
             h = mix(h, p->deadline_ns);
             h = mix(h, p->first_due_ns);
-            h = mix(h, p->sent);
-            h = mix(h, p->answered);
-            h = mix(h, p->failed);
-            h = mix(h, p->timed_out);
-            h = mix(h, p->late);
         }
+        h = mix(h, rt->probes.sent);
+        h = mix(h, rt->probes.answered);
+        h = mix(h, rt->probes.failed);
+        h = mix(h, rt->probes.timed_out);
+        h = mix(h, rt->probes.late);
+        h = mix(h, rt->probes.timed_out_token);
         for (int k = 0; k <= FO__RESULT_MAX; k++)
             h = mix(h, rt->counters.results[k]);
         h = mix(h, rt->counters.picks);

@@ -29,8 +29,14 @@ struct picker {
     uint64_t now;
     fo_pick *out; /* NULL: no explanation wanted */
     uint32_t nskipped;
+    /* the first explanation that did not fit: it moves up if one before
+     * it is taken back (unnote) */
+    fo_skip spill;
     /* the least-bad route out of service, for the panic policy */
     struct fo__entry *worst_best;
+    /* a route this attempt tried that could be picked: the list is not
+     * in panic even when the attempt has nowhere good left to go */
+    struct fo__entry *eligible_tried;
     bool worst_in_trial;
     uint64_t worst_until;
 };
@@ -76,8 +82,11 @@ static void note(struct picker *pk, const struct fo__route *rt,
 {
     fo_pick *o = pk->out;
 
-    if (o != NULL && o->skipped != NULL && pk->nskipped < o->skipped_capacity) {
-        fo_skip *s = &o->skipped[pk->nskipped];
+    if (o != NULL && o->skipped != NULL &&
+        pk->nskipped <= o->skipped_capacity) {
+        fo_skip *s = pk->nskipped < o->skipped_capacity
+                         ? &o->skipped[pk->nskipped]
+                         : &pk->spill;
         double penalty =
             rt->health.damp.penalty > 0
                 ? fo__damp_value(&rt->health.damp, &pk->r->cfg, pk->now)
@@ -112,6 +121,10 @@ static void unnote(struct picker *pk, const struct fo__route *rt)
         if (o->skipped[i].route == rt->id) {
             memmove(&o->skipped[i], &o->skipped[i + 1],
                     (n - i - 1) * sizeof *o->skipped);
+            /* A full array: the first one that did not fit takes the
+             * freed last place. */
+            if (pk->nskipped >= o->skipped_capacity)
+                o->skipped[o->skipped_capacity - 1] = pk->spill;
             return;
         }
     }
@@ -244,6 +257,9 @@ static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
             if (pk->attempt != NULL &&
                 fo__attempt_find(pk->attempt, e->rt->id) >= 0) {
                 note(pk, e->rt, FO_SKIP_TRIED, 0);
+                if (pk->eligible_tried == NULL &&
+                    fo__health_pickable(h, c->trial_concurrency))
+                    pk->eligible_tried = e;
             } else if (!fo__health_pickable(h, c->trial_concurrency)) {
                 fo_skip_reason why = out_reason(h, c, &until);
 
@@ -352,21 +368,21 @@ _Static_assert(FO__PICK_SIZE_0_1 == sizeof(fo_pick),
                "free of tail padding");
 
 /*
- * Panic of a list: a pick that finds no route eligible (and some route
- * left untried) starts it, the list's next pick that finds one ends it.
- * Picks that find every route tried say nothing either way.
+ * Panic of a list: no route in it can be picked, whatever the attempt has
+ * tried. A pick that finds none starts it; the list's next pick that finds
+ * one (chosen, or tried already by that attempt) ends it. eligible: such a
+ * route, or NULL.
  */
 static void panic_watch(fo_router *r, struct fo__plan *p,
-                        const struct fo__entry *chosen, uint32_t flags,
-                        bool untried_out, uint64_t now)
+                        const struct fo__entry *chosen,
+                        const struct fo__entry *eligible, uint64_t now)
 {
-    bool panic =
-        (flags & FO_PICK_PANIC) != 0 || (chosen == NULL && untried_out);
+    bool panic = eligible == NULL && p->count > 0;
     struct fo__event_rec *e;
     char list[FO_ROUTE_NAME_MAX + 16];
 
-    if (!panic && chosen == NULL)
-        return;
+    if (!panic && (eligible == NULL || !p->panic))
+        return; /* the common case: nothing to say */
     if (p->id == FO_PLAN_ID_NONE)
         fo__textf(list, sizeof list, "the default list");
     else
@@ -395,7 +411,6 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
                       "FAIL)",
                       list);
         }
-        e->count = p->panic_picks;
         return;
     }
     if (!p->panic)
@@ -404,11 +419,11 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
     e = fo__event_new(r, FO_EVENT_PANIC_ENDED, FO_LOG_INFO);
     if (e != NULL) {
         e->plan = p->id;
-        fo__event_route(r, e, chosen->rt, now);
+        fo__event_route(r, e, eligible->rt, now);
         e->count = p->panic_picks;
         fo__textf(e->text, sizeof e->text,
                   "%s eligible again in %s after %" PRIu64 " picks in panic",
-                  chosen->rt->name.text, list, p->panic_picks);
+                  eligible->rt->name.text, list, p->panic_picks);
     }
     p->panic_picks = 0;
 }
@@ -433,6 +448,7 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
     pk.attempt = attempt;
     pk.out = out;
     pk.now = fo__lock_at(router, fo__now(router));
+    fo__local_fault_lapse(router, pk.now);
     plan = fo__plan_get(router, attempt != NULL
                                     ? attempt->fo_private_[FO__ATT_PLAN]
                                     : FO_PLAN_ID_NONE);
@@ -446,7 +462,11 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
         unnote(&pk, chosen->rt);
     }
     note_fallbacks(&pk, plan, scanned, chosen);
-    panic_watch(router, plan, chosen, flags, pk.worst_best != NULL, pk.now);
+    panic_watch(router, plan, chosen,
+                chosen != NULL && (flags & FO_PICK_PANIC) == 0
+                    ? chosen
+                    : pk.eligible_tried,
+                pk.now);
     router->picks++;
     if (chosen == NULL) {
         router->failed_picks++;
@@ -485,6 +505,7 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
             int index = fo__attempt_append(attempt, router, rt->id);
 
             fo__attempt_set_info(attempt, index, info);
+            fo__attempt_set_lfgen(attempt, index, (uint16_t)router->lf_gen);
         }
         *route_out = rt->id;
         *flags_out = flags;

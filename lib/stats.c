@@ -120,19 +120,18 @@ void fo__route_snapshot(fo_router *r, struct fo__route *rt, uint64_t now,
     s->picks = rt->counters.picks;
     s->trial_picks = rt->counters.trial_picks;
     s->panic_picks = rt->counters.panic_picks;
-    if (rt->probe != NULL) {
-        s->probes_sent = rt->probe->sent;
-        s->probes_answered = rt->probe->answered;
-        s->probes_failed = rt->probe->failed;
-        s->probes_timed_out = rt->probe->timed_out;
-        s->probes_late = rt->probe->late;
-    }
+    s->probes_sent = rt->probes.sent;
+    s->probes_answered = rt->probes.answered;
+    s->probes_failed = rt->probes.failed;
+    s->probes_timed_out = rt->probes.timed_out;
+    s->probes_late = rt->probes.late;
 }
 
 void fo__router_snapshot(fo_router *r, uint64_t now, fo_router_stats *s)
 {
     const struct fo__plan *def = &r->defplan;
 
+    fo__local_fault_lapse(r, now);
     memset(s, 0, sizeof *s);
     s->size = sizeof *s;
     s->now_ns = now;

@@ -537,6 +537,9 @@ static void test_local_fault_guard(void **state)
     advance(f, FO_DEFAULT_LOCAL_FAULT_WINDOW_NS);
     report_n(f->router, ids[0], FO_RESULT_SUCCESS, 1);
     report_n(f->router, ids[1], FO_RESULT_SUCCESS, 1);
+    /* Its faults during the local fault were ours: it starts afresh. */
+    report_n(f->router, ids[2], FO_RESULT_TIMEOUT, 2);
+    assert_int_equal(route_state(f->router, ids[2]), FO_STATE_UP);
     report_n(f->router, ids[2], FO_RESULT_TIMEOUT, 1);
     assert_int_equal(route_state(f->router, ids[2]), FO_STATE_EJECTED);
 }
@@ -923,6 +926,181 @@ static void test_guard_counts_trial_as_in_service(void **state)
     assert_int_equal(route_state(f->router, a), FO_STATE_EJECTED);
 }
 
+/* All carriers fail at once, one after the other: the first is ejected
+ * before the others have failed, then the guard sees the pattern, keeps
+ * the rest and brings the first back; once a call works, the faults of the
+ * episode are forgotten. */
+static void test_local_fault_brings_back_its_first_casualty(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b, c;
+    char text[FO_REASON_TEXT_MAX];
+    fo_route_stats st = FO_ROUTE_STATS_INIT;
+
+    f->opts.guards_off = FO_GUARD_EJECTION;
+    fixture_reopen(f);
+    a = add_w(f->router, "a", 1, 1, 0);
+    b = add_w(f->router, "b", 2, 1, 0);
+    c = add_w(f->router, "c", 3, 1, 0);
+    report_n(f->router, a, FO_RESULT_TIMEOUT, 3);
+    assert_int_equal(route_state(f->router, a), FO_STATE_EJECTED);
+    advance(f, 4 * SEC); /* one dial timeout later, b fails too */
+    report_n(f->router, b, FO_RESULT_TIMEOUT, 3);
+    assert_int_equal(route_state(f->router, b), FO_STATE_UP);
+    assert_int_equal(route_reason(f->router, b, text, sizeof text),
+                     FO_REASON_LOCAL_FAULT);
+    /* a is back, kept by the guard, with its ejection undone. */
+    assert_int_equal(route_state(f->router, a), FO_STATE_UP);
+    assert_int_equal(route_reason(f->router, a, text, sizeof text),
+                     FO_REASON_LOCAL_FAULT);
+    assert_string_equal(text, "back in service: taken out 4 s ago by what "
+                              "looks like a local fault; kept in service");
+    assert_int_equal(fo_route_get_stats(f->router, a, &st), FO_OK);
+    assert_true(st.flags & FO_STATS_GUARDED);
+    assert_int_equal(st.penalty, 0);
+    assert_int_equal(st.ejections, 1); /* it did happen */
+    /* The network is back: c answers. */
+    report_n(f->router, c, FO_RESULT_SUCCESS, 1);
+    /* b starts afresh: two faults are not three in a row. */
+    report_n(f->router, b, FO_RESULT_TIMEOUT, 2);
+    assert_int_equal(route_state(f->router, b), FO_STATE_UP);
+    assert_int_equal(fo_route_get_stats(f->router, b, &st), FO_OK);
+    assert_false(st.flags & FO_STATS_GUARDED);
+    assert_true(st.window_faults == 2);
+}
+
+/* The last route that could take calls, failing its trial, stays in trial
+ * (ejection guard); with another in service it is ejected as usual. */
+static void test_failed_trial_guarded(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b;
+    fo_attempt at = FO_ATTEMPT_INIT;
+    char text[FO_REASON_TEXT_MAX];
+
+    f->opts.guards_off = FO_GUARD_LOCAL_FAULT;
+    fixture_reopen(f);
+    a = add_w(f->router, "a", 1, 1, 0);
+    b = add_w(f->router, "b", 2, 1, 0);
+    eject(f->router, a);
+    advance(f, FO_DEFAULT_HOLD_DOWN_NS);
+    assert_int_equal(route_state(f->router, a), FO_STATE_TRIAL);
+    /* b goes out by an order (no guard for those). */
+    assert_int_equal(fo_route_signal(f->router, b, FO_SIGNAL_KEEPALIVE_LOST),
+                     FO_OK);
+    assert_true(pick(f->router, &at) == a);
+    assert_int_equal(fo_report_result(f->router, a, FO_RESULT_CONGESTION, &at),
+                     FO_OK);
+    assert_int_equal(route_state(f->router, a), FO_STATE_TRIAL);
+    assert_int_equal(route_reason(f->router, a, text, sizeof text),
+                     FO_REASON_EJECTION_GUARD);
+    assert_string_equal(text, "trial attempt CONGESTION; kept in service by "
+                              "the ejection guard: 1 of 2 routes already "
+                              "out; still in trial");
+    /* b is back: a's next failed trial ejects it. */
+    assert_int_equal(
+        fo_route_signal(f->router, b, FO_SIGNAL_KEEPALIVE_RESTORED), FO_OK);
+    report_n(f->router, b, FO_RESULT_SUCCESS, FO_DEFAULT_TRIAL_SUCCESSES);
+    assert_int_equal(route_state(f->router, b), FO_STATE_UP);
+    fo_attempt_init(&at);
+    assert_true(pick(f->router, &at) == a);
+    assert_int_equal(fo_report_result(f->router, a, FO_RESULT_CONGESTION, &at),
+                     FO_OK);
+    assert_int_equal(route_state(f->router, a), FO_STATE_EJECTED);
+}
+
+/* A guarded route that works again forgets the faults that had it kept. */
+static void test_guard_end_clears_the_window(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b;
+    fo_route_stats st = FO_ROUTE_STATS_INIT;
+
+    f->opts.guards_off = FO_GUARD_LOCAL_FAULT;
+    f->opts.consecutive_faults = 50;
+    fixture_reopen(f);
+    a = add_w(f->router, "a", 1, 1, 0);
+    b = add_w(f->router, "b", 1, 1, 0);
+    assert_int_equal(fo_route_signal(f->router, a, FO_SIGNAL_KEEPALIVE_LOST),
+                     FO_OK);
+    /* b fails 60% of 20: the failure rate fires, the guard keeps it. */
+    for (int k = 0; k < 20; k++)
+        report_n(f->router, b,
+                 k % 5 >= 2 ? FO_RESULT_CONGESTION : FO_RESULT_SUCCESS, 1);
+    assert_int_equal(fo_route_get_stats(f->router, b, &st), FO_OK);
+    assert_true(st.flags & FO_STATS_GUARDED);
+    report_n(f->router, b, FO_RESULT_SUCCESS, 1);
+    assert_int_equal(fo_route_get_stats(f->router, b, &st), FO_OK);
+    assert_false(st.flags & FO_STATS_GUARDED);
+    assert_true(st.window_attempts == 1 && st.window_faults == 0);
+    /* One more fault is not a failure rate over the minimum volume. */
+    report_n(f->router, b, FO_RESULT_CONGESTION, 1);
+    assert_int_equal(fo_route_get_stats(f->router, b, &st), FO_OK);
+    assert_false(st.flags & FO_STATS_GUARDED);
+}
+
+/* The panic pick was noted as passed over, in a full explanation array:
+ * taken back, the one that did not fit moves up. */
+static void test_full_explanation_with_a_panic_pick(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b, c;
+    fo_skip why[2];
+    fo_pick pk = FO_PICK_INIT;
+
+    f->opts.panic = FO_PANIC_BEST_EFFORT;
+    fixture_reopen(f);
+    a = add_w(f->router, "a", 1, 1, 0);
+    b = add_w(f->router, "b", 2, 1, 0);
+    c = add_w(f->router, "c", 3, 1, 0);
+    eject(f->router, b); /* back first: the least bad */
+    advance(f, SEC);
+    eject(f->router, a);
+    eject(f->router, c);
+    pk.skipped = why;
+    pk.skipped_capacity = 2;
+    assert_int_equal(fo_pick_route_ex(f->router, NULL, &pk), FO_OK);
+    assert_true(pk.route == b && (pk.flags & FO_PICK_PANIC));
+    assert_int_equal(pk.skipped_count, 2);
+    assert_true(why[0].route == a && why[1].route == c);
+}
+
+/* Calls placed before a local fault ended report on it, not on the route:
+ * counted, not judged. */
+static void test_calls_of_a_local_fault_are_stale(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id a, b;
+    fo_attempt before = FO_ATTEMPT_INIT, during = FO_ATTEMPT_INIT,
+               after = FO_ATTEMPT_INIT;
+    fo_route_stats st = FO_ROUTE_STATS_INIT;
+
+    f->opts.guards_off = FO_GUARD_EJECTION;
+    fixture_reopen(f);
+    a = add_w(f->router, "a", 1, 1, 0);
+    b = add_w(f->router, "b", 2, 1, 0);
+    assert_true(pick(f->router, &before) == a);
+    for (int k = 0; k < 3; k++) {
+        report_n(f->router, a, FO_RESULT_UNAVAILABLE, 1);
+        report_n(f->router, b, FO_RESULT_UNAVAILABLE, 1);
+    }
+    assert_true(pick(f->router, &during) == a);
+    report_n(f->router, b, FO_RESULT_SUCCESS, 1); /* the network is back */
+    assert_true(pick(f->router, &after) == a);
+    assert_int_equal(fo_report_result(f->router, a, FO_RESULT_TIMEOUT, &before),
+                     FO_OK);
+    assert_int_equal(fo_report_result(f->router, a, FO_RESULT_TIMEOUT, &during),
+                     FO_OK);
+    assert_int_equal(fo_route_get_stats(f->router, a, &st), FO_OK);
+    assert_true(st.stale_reports == 2);
+    assert_int_equal(st.consecutive_faults, 0);
+    /* A call placed afterwards counts. */
+    assert_int_equal(fo_report_result(f->router, a, FO_RESULT_TIMEOUT, &after),
+                     FO_OK);
+    assert_int_equal(fo_route_get_stats(f->router, a, &st), FO_OK);
+    assert_int_equal(st.consecutive_faults, 1);
+}
+
 #define T(fn)                                                                  \
     cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
@@ -952,6 +1130,11 @@ int main(void)
         T(test_pick_ex_bad_input),
         T(test_guard_expires),
         T(test_guard_counts_trial_as_in_service),
+        T(test_local_fault_brings_back_its_first_casualty),
+        T(test_failed_trial_guarded),
+        T(test_guard_end_clears_the_window),
+        T(test_full_explanation_with_a_panic_pick),
+        T(test_calls_of_a_local_fault_are_stale),
         T(test_guarded_routes_share),
         T(test_local_fault_on_a_busy_dialer),
         T(test_guard_ignores_drills),

@@ -9,24 +9,33 @@
  *
  * Ordering: events are delivered in the order they happened, router-wide
  * (so in order per route), one at a time, never concurrently, and never
- * with an internal lock held. The thread that caused an event usually
- * delivers it before its call returns; if another thread is delivering at
- * that moment, that thread delivers it instead, right after the ones
- * before it. A callback may call back into the library (except
- * fo_router_free(), fo_router_start_thread() and fo_router_stop_thread(),
- * which return FO_EBUSY); events those calls cause are delivered after the
- * current one returns. Route events of one route therefore arrive in the
- * order of its changes, and an event's old_state is the new_state of that
- * route's previous STATE event.
+ * with an internal lock held. Route events of one route therefore arrive
+ * in the order of its changes, and a STATE event's old_state is the
+ * new_state of that route's previous STATE event.
  *
- * Events are queued only while a callback is set, up to
- * FO_EVENT_QUEUE_MAX waiting (the queue, about 300 KiB, is allocated when
- * a callback is first set, so the calls that queue events never
- * allocate); past that they are counted and one
- * FO_EVENT_DROPPED event, in their place in the order, says how many were
- * lost. A callback that blocks holds up delivery and the thread that
- * delivers, but no other thread: calls made meanwhile queue their events
- * and return.
+ * Who delivers: when a call has queued events, it delivers the events
+ * queued before it returns, unless another thread is delivering at that
+ * moment, in which case that thread delivers them, after the ones before
+ * them, and the call returns at once: a call may return before its own
+ * events are delivered. A thread delivers at most what was queued when it
+ * began; what other threads queue meanwhile goes to the router's own
+ * thread when it runs (fo_router_start_thread()), so no call on the call
+ * path is held up for long by the callbacks of others. Without that
+ * thread, the delivering thread delivers those too.
+ *
+ * A callback may call back into the library (except fo_router_free(),
+ * fo_router_start_thread(), fo_router_stop_thread() and fo_router_tick(),
+ * which return FO_EBUSY); events those calls cause are delivered after the
+ * current one returns.
+ *
+ * Events are queued only while a callback is set (with only a log
+ * callback, only events at its level or more important), up to
+ * FO_EVENT_QUEUE_MAX waiting; the queue, about 300 KiB, is allocated when
+ * a callback is first set, so the calls that queue events never allocate.
+ * Past that, events are counted and one FO_EVENT_DROPPED event, in their
+ * place in the order, says how many were lost. seq counts the events
+ * queued: a log callback alone sees no gaps; removing every callback
+ * discards what is queued, unsaid.
  */
 #ifndef FAILOVER_EVENTS_H
 #define FAILOVER_EVENTS_H
@@ -49,24 +58,29 @@ typedef enum fo_event_kind {
      *  lengthened by Retry-After, a registration lost while out, an
      *  operator's change that leaves the state as it was. */
     FO_EVENT_UPDATE = 2,
-    /** A guard kept a failing route in service (reason
+    /** A guard kept a failing route in service, or in trial (reason
      *  FO_REASON_EJECTION_GUARD or FO_REASON_LOCAL_FAULT; sent again,
      *  with the latest numbers, each time the guard is looked at anew and
-     *  still holds), or a guarded route works again
-     *  (FO_REASON_GUARD_ENDED). */
+     *  still holds), or no longer keeps it (FO_REASON_GUARD_ENDED: it
+     *  works again, the local fault is over, or the guard's time ran out
+     *  and its next fault asks again). */
     FO_EVENT_GUARD = 3,
-    /** A pick found no eligible route in its list (plan) and took the
-     *  least-bad one (best-effort panic policy) or failed (fail policy).
-     *  Sent by the first such pick. */
+    /** No route of a list (the default list or a plan) can be picked,
+     *  whatever a call has tried: picks take the least-bad one
+     *  (best-effort panic policy) or fail (fail policy). Sent by the first
+     *  pick that finds so; route is the least-bad route, if taken. */
     FO_EVENT_PANIC_STARTED = 4,
-    /** The first pick of that list to find an eligible route again;
+    /** The first pick of that list to find a route it can pick again;
      *  count is the picks made in panic. */
     FO_EVENT_PANIC_ENDED = 5,
     /** Every route in service is failing at once: a local fault is
-     *  suspected (our uplink, DNS, a bad number block) and the local-fault
-     *  guard keeps routes in service. */
+     *  suspected (our uplink, DNS, a bad number block). The local-fault
+     *  guard keeps the failing routes in service and brings back those
+     *  its first faults took out. */
     FO_EVENT_LOCAL_FAULT = 6,
-    /** A route worked again after a suspected local fault. */
+    /** The suspected local fault is over: a route works again (route
+     *  set), or no sign of it for the local-fault window (no route).
+     *  Faults during it no longer count against the routes. */
     FO_EVENT_LOCAL_FAULT_ENDED = 7,
     /** A route was added (reason FO_REASON_ADDED). */
     FO_EVENT_ROUTE_ADDED = 8,
@@ -92,8 +106,9 @@ typedef struct fo_event {
     fo_plan_id plan;          /**< FO_EVENT_PANIC_*: the list's plan, or
                                    FO_PLAN_ID_NONE for the default list. */
     fo_route_state old_state; /**< Before (FO_EVENT_STATE); else the
-                                   route's state, as new_state. */
-    fo_route_state new_state; /**< After. */
+                                   route's state, as new_state. Only
+                                   meaningful with a route. */
+    fo_route_state new_state; /**< After (with a route). */
     const char *text;         /**< The explanation, e.g. "3 consecutive
                                    route faults (last TIMEOUT)"; never
                                    NULL. */

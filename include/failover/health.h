@@ -47,7 +47,9 @@ typedef enum fo_reason {
     FO_REASON_LOCAL_FAULT = 21,          /**< kept in service: all failing */
     FO_REASON_PROBE_FAILED = 22,         /**< probes failed in a row */
     FO_REASON_PROBE_PASSED = 23,         /**< probes answered in a row */
-    FO_REASON_GUARD_ENDED = 24           /**< a guarded route works again */
+    FO_REASON_GUARD_ENDED = 24           /**< a guard no longer keeps it: it
+                                              works again, or the guard's
+                                              time is up */
 } fo_reason;
 
 /**

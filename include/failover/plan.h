@@ -49,8 +49,8 @@ typedef uint64_t fo_plan_id;
  *
  * @param[in]  router The router.
  * @param[in]  name   Unique name among this router's plans, 1 to
- *                    FO_ROUTE_NAME_MAX bytes, no control characters.
- *                    Copied.
+ *                    FO_ROUTE_NAME_MAX bytes of UTF-8 without control
+ *                    characters, as for routes. Copied.
  * @param[in]  policy How the plan chooses.
  * @param[out] out    The new plan's id; set only on success.
  * @return FO_OK.

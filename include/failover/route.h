@@ -64,9 +64,11 @@ typedef enum fo_admin {
  * @brief Adds a route.
  *
  * @param[in]  router   The router.
- * @param[in]  name     Unique name for logs and lookup: 1 to
- *                      FO_ROUTE_NAME_MAX bytes, no control characters.
- *                      Copied.
+ * @param[in]  name     Unique name for logs, metrics and lookup: 1 to
+ *                      FO_ROUTE_NAME_MAX bytes of UTF-8 (ASCII is UTF-8)
+ *                      without control characters (C0, DEL, C1), so it
+ *                      goes into logs, terminals and Prometheus labels
+ *                      as it is. Copied.
  * @param[in]  priority Lower values are tried first.
  * @param[in]  weight   Share among routes of equal priority, 0 to
  *                      FO_WEIGHT_MAX; 0 marks a backup-only route.
@@ -75,7 +77,7 @@ typedef enum fo_admin {
  * @param[out] out      The new route's id; set only on success.
  * @return FO_OK. The route starts in FO_STATE_UP.
  * @retval FO_EINVAL router, name or out is NULL, or name is empty, too
- *                   long or contains control characters.
+ *                   long, not UTF-8 or contains control characters.
  * @retval FO_ERANGE weight is above FO_WEIGHT_MAX.
  * @retval FO_EEXIST a route with this name exists.
  * @retval FO_ELIMIT the router holds its maximum number of routes.

@@ -45,36 +45,36 @@ typedef struct fo_route_stats {
     size_t size;                          /**< In: sizeof as you know it. */
     fo_route_id route;                    /**< The route. */
     char name[FO_ROUTE_NAME_MAX + 1];     /**< Its name. */
-    char reason_text[FO_REASON_TEXT_MAX]; /**< Why it is in its state. */
+    char reason_text[FO_REASON_TEXT_MAX]; /**< Its explanation. */
     fo_route_state state;                 /**< As a pick sees it. */
-    fo_reason reason;                     /**< Of the last transition. */
-    fo_admin admin;                       /**< The operator's setting. */
-    uint32_t priority;                    /**< As configured. */
-    uint32_t weight;                      /**< As configured. */
-    uint32_t cost;                        /**< As configured. */
-    uint32_t flags;                       /**< FO_STATS_* bits. */
-    uint32_t consecutive_faults;          /**< Route faults in a row. */
-    uint32_t penalty;                     /**< Flap-damping penalty, rounded. */
-    uint32_t ejections;                   /**< Times taken out by its health. */
-    uint32_t transitions;                 /**< State changes. */
-    uint32_t trial_slots_in_use;          /**< Trial attempts in flight. */
-    uint32_t trial_slots;               /**< Trial attempts allowed at once. */
-    uint32_t trial_passes;              /**< Successes in the current trial. */
-    uint64_t now_ns;                    /**< When: the router's clock. */
-    uint64_t state_since_ns;            /**< In this state since. */
-    uint64_t time_in_state_ns;          /**< now_ns - state_since_ns. */
-    uint64_t hold_down_ns;              /**< The current hold-down (ejected). */
-    uint64_t until_ns;                  /**< When due back (hold-down end,
-                                             reuse, drill end); 0 if not out or
-                                             waiting for a signal. */
-    uint64_t last_fault_ns;             /**< Last route fault; 0 = none. */
-    uint64_t last_success_ns;           /**< Last success or callee result. */
-    uint64_t window_attempts;           /**< Attempts in the failure window. */
-    uint64_t window_faults;             /**< Route faults among them. */
-    uint64_t window_timed;              /**< Attempts with a latency. */
-    uint64_t window_slow;               /**< Slow ones among those. */
-    double window_failure_rate;         /**< faults / attempts (0 if none). */
-    double window_slow_rate;            /**< slow / timed (0 if none). */
+    fo_reason reason;            /**< Of the last change or explanation. */
+    fo_admin admin;              /**< The operator's setting. */
+    uint32_t priority;           /**< As configured. */
+    uint32_t weight;             /**< As configured. */
+    uint32_t cost;               /**< As configured. */
+    uint32_t flags;              /**< FO_STATS_* bits. */
+    uint32_t consecutive_faults; /**< Route faults in a row. */
+    uint32_t penalty;            /**< Flap-damping penalty, rounded. */
+    uint32_t ejections;          /**< Times taken out by its health. */
+    uint32_t transitions;        /**< State changes. */
+    uint32_t trial_slots_in_use; /**< Trial attempts in flight. */
+    uint32_t trial_slots;        /**< Trial attempts allowed at once. */
+    uint32_t trial_passes;       /**< Successes in the current trial. */
+    uint64_t now_ns;             /**< When: the router's clock. */
+    uint64_t state_since_ns;     /**< In this state since. */
+    uint64_t time_in_state_ns;   /**< now_ns - state_since_ns. */
+    uint64_t hold_down_ns;       /**< The current hold-down (ejected). */
+    uint64_t until_ns;           /**< When due back (hold-down end,
+                                      reuse, drill end); 0 if not out or
+                                      waiting for a signal. */
+    uint64_t last_fault_ns;      /**< Last route fault; 0 = none. */
+    uint64_t last_success_ns;    /**< Last success or callee result. */
+    uint64_t window_attempts;    /**< Attempts in the failure window. */
+    uint64_t window_faults;      /**< Route faults among them. */
+    uint64_t window_timed;       /**< Attempts with a latency. */
+    uint64_t window_slow;        /**< Slow ones among those. */
+    double window_failure_rate;  /**< faults / attempts (0 if none). */
+    double window_slow_rate;     /**< slow / timed (0 if none). */
     uint64_t results[FO_STATS_RESULTS]; /**< Reports per fo_result. */
     uint64_t classes[FO_STATS_CLASSES]; /**< Reports per class, as
                                              classified when reported. */
@@ -202,9 +202,9 @@ FO_API int fo_router_dump(fo_router *router, FILE *out);
  * terminating NUL). If that is less than size, buf holds it all,
  * NUL-terminated; otherwise buf holds only complete lines that fit (a
  * scraper never sees half a sample) and you call again with a larger
- * buffer. Pass NULL and 0 to learn the length. Route names are label
- * values, escaped as the format requires (backslash, double quote); bytes
- * that are not UTF-8 become U+FFFD.
+ * buffer. Pass NULL and 0 to learn the length. Route names (UTF-8, see
+ * fo_route_add()) are label values, escaped as the format requires
+ * (backslash, double quote).
  *
  * Families (label route on every route series): failover_route_state
  * {state} (1 for the current state, 0 for the others),
@@ -231,12 +231,15 @@ FO_API int fo_router_dump(fo_router *router, FILE *out);
  * @param[in]  size   Size of buf.
  * @return The length of the whole text, or a negative fo_error.
  * @retval FO_EINVAL router is NULL, or buf is NULL with a size.
+ * @retval FO_ENOMEM no memory for the snapshot.
  * @retval FO_EBUSY  called from inside this router's clock or allocator
  *                   callback.
  * @since 0.1
  * Thread safety: MT-Safe.
  * Callback-safe: yes, except from the router's clock or allocator.
- * Allocation: none.
+ * Allocation: a snapshot of every route, freed before returning. The
+ * routes are read under the lock at once (one moment for all); the text is
+ * written after it is released.
  */
 FO_API int64_t fo_router_write_metrics(fo_router *router, char *buf,
                                        size_t size);

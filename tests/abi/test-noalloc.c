@@ -4,8 +4,8 @@
  * malloc, calloc, realloc or free, not even from inside libc (qsort, for
  * one, allocates for large arrays). The program interposes glibc's malloc
  * family and counts calls while the library works on 1000 routes through
- * every state, with event and log callbacks set and stats and metrics
- * read. Skipped under sanitizers, which own malloc.
+ * every state, with event and log callbacks set and stats read. Skipped under
+ * sanitizers, which own malloc.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -101,8 +101,6 @@ static void on_log(fo_router *router, fo_log_level level, const char *message,
         log_lines++;
 }
 
-static char metrics[4 << 20];
-
 int main(void)
 {
     enum { N = 1000 };
@@ -189,12 +187,6 @@ int main(void)
 
             CHECK(fo_route_get_stats(router, route, &rs) == FO_OK);
             CHECK(fo_router_get_stats(router, &ts) == FO_OK);
-        }
-        if (round % 2000 == 0) {
-            int64_t len =
-                fo_router_write_metrics(router, metrics, sizeof metrics);
-
-            CHECK(len > 0 && (size_t)len < sizeof metrics);
         }
     }
     atomic_store(&counting, 0);
