@@ -193,7 +193,7 @@ int fo_router_dump(fo_router *router, FILE *out)
         return rc;
     if (out == NULL)
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     n = router->defplan.count;
     s = n == 0 ? NULL : fo__calloc(router, &router->allocator, n, sizeof *s);
     if (n != 0 && s == NULL) {
@@ -610,7 +610,7 @@ int64_t fo_router_write_metrics(fo_router *router, char *buf, size_t size)
         return FO_EINVAL;
     /* Snapshots under the lock, one moment for all routes; the text is
      * written after it is released, so picks never wait for it. */
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     n = router->defplan.count;
     if (n != 0) {
         m = fo__calloc(router, &router->allocator, n, sizeof *m);

@@ -129,9 +129,16 @@ struct fo__clock {
     void *userdata;
 };
 
-/* Reads the router's clock source. Call outside the router lock, then pass
- * the reading to fo__lock_at(). */
+/* Reads the router's clock source (a user callback: never under a lock). */
 uint64_t fo__now(fo_router *router);
+/* Router time now: the source's reading turned into router time (for an
+ * embedder's clock, under clock_lock). Call with no lock held. */
+uint64_t fo__time(fo_router *router);
+/* Takes the router lock at router time now (never earlier than the last
+ * time seen under the lock). */
+uint64_t fo__lock_now(fo_router *router);
+/* CLOCK_MONOTONIC_COARSE where fine enough, else CLOCK_MONOTONIC. */
+int fo__default_clock_id(void);
 /* A forward step of the source larger than this counts as this much. */
 #define FO__CLOCK_MAX_STEP_NS (30ull * 24 * 3600 * FO_SECOND_NS)
 /* A backward step up to this is two readings taking the lock out of
@@ -626,9 +633,13 @@ struct fo_router {
     uint64_t tag;     /* identifies this router inside attempts */
     uint32_t id_salt; /* identifies this router inside route ids */
     uint64_t rng;     /* xorshift64* state for hold-down jitter; lock held */
-    /* Router time (lock held): advances by the source's forward steps. */
-    uint64_t now_ns;
+    /* The clock: the default one's id, or for an embedder's clock router
+     * time, advanced by the source's forward steps (clock_lock held). */
+    int clock_id;
+    pthread_mutex_t clock_lock;
     uint64_t raw_last_ns;         /* the source's last reading */
+    uint64_t clock_now_ns;        /* router time as of that reading */
+    uint64_t now_ns;              /* latest router time seen under the lock */
     uint64_t local_fault_seen_ns; /* last time the local-fault guard held */
     bool local_fault_open;        /* LOCAL_FAULT sent, not yet ENDED */
     /* Routes catch up with local-fault episodes lazily, on their next
@@ -674,10 +685,6 @@ static inline void fo__unlock(fo_router *r)
     if (pending)
         fo__events_deliver(r);
 }
-
-/* Takes the lock and turns a reading of the clock source (fo__now(),
- * taken before the lock) into router time (clock.c). */
-uint64_t fo__lock_at(fo_router *r, uint64_t raw);
 
 /*
  * Entry check of every public call on a router: rejects a NULL router and

@@ -195,7 +195,7 @@ int fo_set_probe(fo_router *router, fo_route_id route, fo_probe_cb cb,
     if (rc != FO_OK)
         return rc;
 
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;
@@ -264,7 +264,7 @@ int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
         return rc;
     if (!fo__result_valid((int)result))
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     if (index < router->routes.nslots)
         rt = router->routes.slots[index].obj;
     if (rt != NULL && FO__TOKEN_SEQ(token) <= rt->probe_seq0)
@@ -337,7 +337,7 @@ int fo_router_next_timeout_ms(fo_router *router, int *out)
         return rc;
     if (out == NULL)
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     due = fo__next_deadline_locked(router);
     fo__unlock(router);
     if (due == UINT64_MAX) {
@@ -417,7 +417,7 @@ int fo_router_tick(fo_router *router)
         return rc;
     if (fo__cb_active(router, FO__CB_PROBE | FO__CB_EVENT))
         return FO_EBUSY;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     if (router->ticking) {
         fo__unlock(router);
         return FO_EBUSY;
@@ -461,7 +461,7 @@ static void *thread_main(void *arg)
 
         fo__unlock(r);
         (void)fo_router_tick(r); /* EBUSY: someone else is ticking */
-        now = fo__lock_at(r, fo__now(r));
+        now = fo__lock_now(r);
         if (r->thread_stop)
             break;
         if (r->wake_gen != gen)

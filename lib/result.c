@@ -136,7 +136,7 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
     o.latency_ns = report->latency_ns;
     o.retry_after_ns = report->retry_after_ns;
 
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;

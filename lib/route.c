@@ -30,7 +30,7 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
         return FO_EINVAL;
     if (weight > FO_WEIGHT_MAX)
         return FO_ERANGE;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     if (fo__names_find(&router->route_names, name, len) != NULL) {
         rc = FO_EEXIST;
         goto out;
@@ -120,7 +120,7 @@ int fo_route_remove(fo_router *router, fo_route_id route)
 
     if (rc != FO_OK)
         return rc;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;
@@ -202,7 +202,7 @@ int fo_route_get_state(fo_router *router, fo_route_id route,
         return rc;
     if (out == NULL)
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;
@@ -225,7 +225,7 @@ int fo_route_set_admin(fo_router *router, fo_route_id route, fo_admin admin)
     if (admin != FO_ADMIN_ENABLED && admin != FO_ADMIN_DRAINING &&
         admin != FO_ADMIN_DISABLED)
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL)
         rc = FO_ENOENT;
@@ -247,7 +247,7 @@ int fo_route_drill(fo_router *router, fo_route_id route, uint64_t duration_ns)
 
     if (rc != FO_OK)
         return rc;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL)
         rc = FO_ENOENT;
@@ -272,7 +272,7 @@ int fo_route_signal(fo_router *router, fo_route_id route, fo_signal signal)
     if (signal < FO_SIGNAL_REGISTRATION_LOST ||
         signal > FO_SIGNAL_KEEPALIVE_RESTORED)
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL)
         rc = FO_ENOENT;
@@ -295,7 +295,7 @@ int fo_route_get_reason(fo_router *router, fo_route_id route, fo_reason *reason,
         return rc;
     if (text != NULL && size == 0)
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;

@@ -8,6 +8,35 @@
  * distinct tag, so an attempt used with the wrong router is detected. */
 static _Atomic uint64_t fo__next_tag = 1;
 
+/* The router's mutexes and condition variables, all or none. */
+static int sync_init(fo_router *r)
+{
+    pthread_condattr_t attr;
+
+    if (pthread_mutex_init(&r->lock, NULL) != 0)
+        return FO_ESYS;
+    if (pthread_mutex_init(&r->clock_lock, NULL) != 0)
+        goto no_clock_lock;
+    if (pthread_condattr_init(&attr) != 0)
+        goto no_wake;
+    if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&r->wake, &attr) != 0) {
+        (void)pthread_condattr_destroy(&attr);
+        goto no_wake;
+    }
+    (void)pthread_condattr_destroy(&attr);
+    if (pthread_cond_init(&r->ev.idle, NULL) != 0)
+        goto no_idle;
+    return FO_OK;
+no_idle:
+    (void)pthread_cond_destroy(&r->wake);
+no_wake:
+    (void)pthread_mutex_destroy(&r->clock_lock);
+no_clock_lock:
+    (void)pthread_mutex_destroy(&r->lock);
+    return FO_ESYS;
+}
+
 int fo_router_new(fo_router **out, const fo_router_options *opts)
 {
     struct fo__config cfg;
@@ -26,30 +55,9 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
     if (r == NULL)
         return FO_ENOMEM;
     memset(r, 0, sizeof *r);
-    if (pthread_mutex_init(&r->lock, NULL) != 0) {
+    if (sync_init(r) != FO_OK) {
         fo__free(NULL, &allocator, r);
         return FO_ESYS;
-    }
-    {
-        pthread_condattr_t attr;
-        int err = pthread_condattr_init(&attr);
-
-        if (err == 0) {
-            err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-            if (err == 0)
-                err = pthread_cond_init(&r->wake, &attr);
-            (void)pthread_condattr_destroy(&attr);
-        }
-        if (err == 0) {
-            err = pthread_cond_init(&r->ev.idle, NULL);
-            if (err != 0)
-                (void)pthread_cond_destroy(&r->wake);
-        }
-        if (err != 0) {
-            (void)pthread_mutex_destroy(&r->lock);
-            fo__free(NULL, &allocator, r);
-            return FO_ESYS;
-        }
     }
     r->cfg = cfg;
     r->clock = clock;
@@ -67,7 +75,9 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
     for (size_t i = 0; i < sizeof r->sip_override; i++)
         atomic_init(&r->sip_override[i], 0);
     /* Router time starts at the source's first reading. */
+    r->clock_id = fo__default_clock_id();
     r->raw_last_ns = fo__now(r);
+    r->clock_now_ns = r->raw_last_ns;
     r->now_ns = r->raw_last_ns;
     r->rng = cfg.seed != 0
                  ? cfg.seed
@@ -114,6 +124,7 @@ int fo_router_free(fo_router *router)
     fo__events_release(router);
     (void)pthread_cond_destroy(&router->ev.idle);
     (void)pthread_cond_destroy(&router->wake);
+    (void)pthread_mutex_destroy(&router->clock_lock);
     (void)pthread_mutex_destroy(&router->lock);
     allocator = router->allocator;
     fo__free(NULL, &allocator, router);

@@ -447,7 +447,7 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
     pk.r = router;
     pk.attempt = attempt;
     pk.out = out;
-    pk.now = fo__lock_at(router, fo__now(router));
+    pk.now = fo__lock_now(router);
     fo__local_fault_lapse(router, pk.now);
     plan = fo__plan_get(router, attempt != NULL
                                     ? attempt->fo_private_[FO__ATT_PLAN]

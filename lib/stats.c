@@ -178,7 +178,7 @@ int fo_route_get_stats(fo_router *router, fo_route_id route,
     if (out == NULL || out->size < FO__ROUTE_STATS_SIZE_0_1 ||
         out->size > FO__STATS_SIZE_MAX)
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     rt = fo__route_get(router, route);
     if (rt == NULL)
         rc = FO_ENOENT;
@@ -201,7 +201,7 @@ int fo_router_get_stats(fo_router *router, fo_router_stats *out)
     if (out == NULL || out->size < FO__ROUTER_STATS_SIZE_0_1 ||
         out->size > FO__STATS_SIZE_MAX)
         return FO_EINVAL;
-    now = fo__lock_at(router, fo__now(router));
+    now = fo__lock_now(router);
     fo__router_snapshot(router, now, &s);
     fo__unlock(router);
     fo__stats_copy_out(out, out->size, &s, sizeof s);
