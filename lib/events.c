@@ -79,53 +79,92 @@ static bool events_on(const fo_router *r)
     return r->ev.cb != NULL || r->ev.log != NULL;
 }
 
-/* The next free record, or NULL when the queue is full. Lock held. */
-static struct fo__event_rec *slot(fo_router *r, fo_event_kind kind,
-                                  fo_log_level level)
+/* The most detailed level anyone listens at (an event callback hears
+ * everything), 0 for nobody. ev.lock held. */
+static void update_want(fo_router *r)
 {
     struct fo__events *q = &r->ev;
-    struct fo__event_rec *e;
+    uint32_t want = q->cb != NULL    ? FO_LOG_DEBUG
+                    : q->log != NULL ? q->log_level
+                                     : 0;
+
+    atomic_store_explicit(&q->want, want, memory_order_relaxed);
+}
+
+static void update_pending(fo_router *r)
+{
+    struct fo__events *q = &r->ev;
+
+    atomic_store_explicit(&q->pending, q->count != 0 || q->dropped_pending != 0,
+                          memory_order_release);
+}
+
+/* The next free record, or NULL when the queue is full. ev.lock held. */
+static struct fo__event_rec *slot(fo_router *r)
+{
+    struct fo__events *q = &r->ev;
 
     if (q->count == q->cap)
         return NULL;
-    e = &q->ring[(q->head + q->count) % q->cap];
     q->count++;
+    return &q->ring[(q->head + q->count - 1) % q->cap];
+}
+
+static void dropped_record(struct fo__event_rec *e, uint64_t count,
+                           uint64_t seq, uint64_t now)
+{
+    memset(e, 0, sizeof *e);
+    e->kind = FO_EVENT_DROPPED;
+    e->level = FO_LOG_ERROR;
+    e->seq = seq;
+    e->time_ns = now;
+    e->count = count;
+    snprintf(e->text, sizeof e->text,
+             "%" PRIu64 " events lost: the event queue was full", count);
+}
+
+bool fo__event_begin(fo_router *r, struct fo__event_rec *e, fo_event_kind kind,
+                     fo_log_level level, uint64_t now)
+{
+    if ((uint32_t)level >
+        atomic_load_explicit(&r->ev.want, memory_order_relaxed))
+        return false; /* nobody listens at this level: costs nothing */
     memset(e, 0, sizeof *e);
     e->kind = (uint8_t)kind;
     e->level = (uint8_t)level;
-    e->seq = ++q->seq;
-    e->time_ns = r->now_ns;
-    return e;
+    e->time_ns = now;
+    e->route = FO_ROUTE_ID_NONE;
+    return true;
 }
 
-struct fo__event_rec *fo__event_new(fo_router *r, fo_event_kind kind,
-                                    fo_log_level level)
+void fo__event_push(fo_router *r, const struct fo__event_rec *rec)
 {
     struct fo__events *q = &r->ev;
     struct fo__event_rec *e;
 
-    if (!events_on(r))
-        return NULL;
-    if (q->cb == NULL && (uint32_t)level > q->log_level)
-        return NULL; /* only a log listens, and not at this level */
+    (void)pthread_mutex_lock(&q->lock);
+    if (!events_on(r) || (q->cb == NULL && rec->level > q->log_level))
+        goto out; /* the listeners changed meanwhile */
     if (q->dropped_pending != 0) {
         /* The loss takes its place in the order, before what follows. */
-        e = slot(r, FO_EVENT_DROPPED, FO_LOG_ERROR);
+        e = slot(r);
         if (e == NULL)
             goto drop;
-        e->count = q->dropped_pending;
-        snprintf(e->text, sizeof e->text,
-                 "%" PRIu64 " events lost: the event queue was full",
-                 q->dropped_pending);
+        dropped_record(e, q->dropped_pending, ++q->seq, rec->time_ns);
         q->dropped_pending = 0;
     }
-    e = slot(r, kind, level);
-    if (e != NULL)
-        return e;
+    e = slot(r);
+    if (e == NULL)
+        goto drop;
+    *e = *rec;
+    e->seq = ++q->seq;
+    goto out;
 drop:
     q->dropped_pending++;
     q->dropped++;
-    return NULL;
+out:
+    update_pending(r);
+    (void)pthread_mutex_unlock(&q->lock);
 }
 
 void fo__event_route(fo_router *r, struct fo__event_rec *e,
@@ -229,21 +268,18 @@ static void render(const struct fo__event_rec *e, char *buf, size_t size)
     }
 }
 
-/* Says where lost events were lost, at the end of the queue. Lock held. */
-static void drops_at_end(fo_router *r)
+/* Says where lost events were lost, at the end of the queue. ev.lock
+ * held. */
+static void drops_at_end(fo_router *r, uint64_t now)
 {
     struct fo__events *q = &r->ev;
     struct fo__event_rec *d;
 
     if (q->count != 0 || q->dropped_pending == 0)
         return;
-    d = slot(r, FO_EVENT_DROPPED, FO_LOG_ERROR);
-    if (d != NULL) {
-        d->count = q->dropped_pending;
-        snprintf(d->text, sizeof d->text,
-                 "%" PRIu64 " events lost: the event queue was full",
-                 q->dropped_pending);
-    }
+    d = slot(r);
+    if (d != NULL)
+        dropped_record(d, q->dropped_pending, ++q->seq, now);
     q->dropped_pending = 0;
 }
 
@@ -254,13 +290,13 @@ void fo__events_deliver(fo_router *r)
     struct fo__cb_frame frame;
     fo_event ev;
     char line[2 * FO_REASON_TEXT_MAX + FO_ROUTE_NAME_MAX + 64];
-    uint64_t limit;
-    bool router_thread;
+    uint64_t limit, last_time = 0;
+    bool router_thread, thread_runs;
 
-    fo__lock(r);
+    (void)pthread_mutex_lock(&q->lock);
     if (q->delivering) {
         /* That thread delivers ours after the ones before them. */
-        (void)pthread_mutex_unlock(&r->lock);
+        (void)pthread_mutex_unlock(&q->lock);
         return;
     }
     q->delivering = true;
@@ -271,7 +307,8 @@ void fo__events_deliver(fo_router *r)
      * long by the callbacks of others. Without that thread someone must
      * deliver them, and it is this caller. */
     limit = q->seq;
-    router_thread = r->thread_running && pthread_equal(r->thread, q->deliverer);
+    thread_runs = atomic_load_explicit(&r->thread_active, memory_order_acquire);
+    router_thread = thread_runs && pthread_equal(r->thread, q->deliverer);
     for (;;) {
         fo_event_cb cb;
         fo_log_cb log;
@@ -279,17 +316,17 @@ void fo__events_deliver(fo_router *r)
         uint64_t gen;
         bool logged;
 
-        drops_at_end(r);
+        drops_at_end(r, last_time);
         if (q->count == 0)
             break;
-        if (q->ring[q->head].seq > limit && r->thread_running &&
-            !router_thread) {
+        if (q->ring[q->head].seq > limit && thread_runs && !router_thread) {
             fo__wake(r);
             break;
         }
         e = q->ring[q->head];
         q->head = (q->head + 1) % q->cap;
         q->count--;
+        last_time = e.time_ns;
         cb = q->cb;
         cb_userdata = q->cb_userdata;
         log = q->log;
@@ -301,7 +338,7 @@ void fo__events_deliver(fo_router *r)
         q->running = true;
         q->call_gen = gen;
         q->delivered++;
-        (void)pthread_mutex_unlock(&r->lock);
+        (void)pthread_mutex_unlock(&q->lock);
 
         fo__cb_enter(&frame, r, FO__CB_EVENT);
         to_event(&e, &ev);
@@ -310,12 +347,12 @@ void fo__events_deliver(fo_router *r)
         if (atomic_load_explicit(&q->gen, memory_order_relaxed) != gen) {
             /* The event callback changed the callbacks: log to the log
              * callback set now, not to one that was removed. */
-            fo__lock(r);
+            (void)pthread_mutex_lock(&q->lock);
             log = q->log;
             log_userdata = q->log_userdata;
             logged = log != NULL && e.level <= q->log_level;
             q->call_gen = atomic_load_explicit(&q->gen, memory_order_relaxed);
-            (void)pthread_mutex_unlock(&r->lock);
+            (void)pthread_mutex_unlock(&q->lock);
         }
         if (logged) {
             render(&e, line, sizeof line);
@@ -323,12 +360,13 @@ void fo__events_deliver(fo_router *r)
         }
         fo__cb_leave(&frame);
 
-        fo__lock(r);
+        (void)pthread_mutex_lock(&q->lock);
         q->running = false;
         (void)pthread_cond_broadcast(&q->idle);
     }
     q->delivering = false;
-    (void)pthread_mutex_unlock(&r->lock);
+    update_pending(r);
+    (void)pthread_mutex_unlock(&q->lock);
 }
 
 /* ---- setting the callbacks ----------------------------------------------- */
@@ -340,43 +378,53 @@ static int set(fo_router *router, bool is_log, fo_event_cb cb, fo_log_cb log,
 {
     struct fo__events *q = &router->ev;
     uint64_t gen;
-    int rc = FO_OK;
 
-    fo__lock(router);
-    if ((cb != NULL || log != NULL) && q->ring == NULL) {
-        /* All of it now: the calls that queue events never allocate. */
-        q->ring = fo__alloc(router, &router->allocator,
-                            FO_EVENT_QUEUE_MAX * sizeof *q->ring);
+    if (cb != NULL || log != NULL) {
+        /* All of it now: the calls that queue events never allocate. The
+         * allocator runs under the router lock. */
+        fo__lock(router);
         if (q->ring == NULL) {
-            rc = FO_ENOMEM;
-            goto out;
+            struct fo__event_rec *ring = fo__alloc(
+                router, &router->allocator, FO_EVENT_QUEUE_MAX * sizeof *ring);
+
+            if (ring == NULL) {
+                fo__unlock(router);
+                return FO_ENOMEM;
+            }
+            (void)pthread_mutex_lock(&q->lock);
+            q->ring = ring;
+            q->cap = FO_EVENT_QUEUE_MAX;
+            q->head = 0;
+            q->count = 0;
+            (void)pthread_mutex_unlock(&q->lock);
         }
-        q->cap = FO_EVENT_QUEUE_MAX;
-        q->head = 0;
-        q->count = 0;
+        fo__unlock(router);
     }
+    (void)pthread_mutex_lock(&q->lock);
     if (is_log) {
         q->log = log;
         q->log_userdata = userdata;
-        q->log_level = level;
+        q->log_level = log != NULL ? level : 0;
     } else {
         q->cb = cb;
         q->cb_userdata = userdata;
     }
     gen = atomic_fetch_add_explicit(&q->gen, 1, memory_order_relaxed) + 1;
+    update_want(router);
     if (!events_on(router)) {
         /* Nobody listens: what is queued goes unsaid. */
         q->count = 0;
         q->head = 0;
         q->dropped_pending = 0;
+        update_pending(router);
     }
     if (!(q->delivering && pthread_equal(q->deliverer, pthread_self()))) {
         while (q->running && q->call_gen < gen)
-            (void)pthread_cond_wait(&q->idle, &router->lock);
+            (void)pthread_cond_wait(&q->idle, &q->lock);
     }
-out:
-    fo__unlock(router);
-    return rc;
+    (void)pthread_mutex_unlock(&q->lock);
+    fo__flush(router);
+    return FO_OK;
 }
 
 int fo_router_set_event_cb(fo_router *router, fo_event_cb cb, void *userdata)

@@ -114,8 +114,7 @@ fo_reason fo__guard_check(fo_router *r, struct fo__route *rt, uint64_t now,
     if ((c->guards_off & FO_GUARD_LOCAL_FAULT) == 0 &&
         fo__local_fault(r, now)) {
         if (!r->local_fault_open) {
-            struct fo__event_rec *e =
-                fo__event_new(r, FO_EVENT_LOCAL_FAULT, FO_LOG_WARNING);
+            struct fo__event_rec e;
 
             r->local_fault_open = true;
             /* Routes its first faults ejected come back on their next
@@ -124,12 +123,14 @@ fo_reason fo__guard_check(fo_router *r, struct fo__route *rt, uint64_t now,
             r->lf_from_ns = now > r->cfg.local_fault_window_ns
                                 ? now - r->cfg.local_fault_window_ns
                                 : 0;
-            if (e != NULL) {
-                fo__event_route(r, e, rt, now);
-                e->reason = FO_REASON_LOCAL_FAULT;
-                snprintf(e->text, sizeof e->text,
+            if (fo__event_begin(r, &e, FO_EVENT_LOCAL_FAULT, FO_LOG_WARNING,
+                                now)) {
+                fo__event_route(r, &e, rt, now);
+                e.reason = FO_REASON_LOCAL_FAULT;
+                snprintf(e.text, sizeof e.text,
                          "every route in service failing at once (latest %s)",
                          rt->name.text);
+                fo__event_push(r, &e);
             }
         }
         r->local_fault_seen_ns = now;
@@ -180,7 +181,7 @@ static void end_episode(fo_router *r, uint64_t now)
 
 void fo__local_fault_lapse(fo_router *r, uint64_t now)
 {
-    struct fo__event_rec *e;
+    struct fo__event_rec e;
     char dur[32];
 
     if (!r->local_fault_open ||
@@ -188,30 +189,28 @@ void fo__local_fault_lapse(fo_router *r, uint64_t now)
             now)
         return;
     end_episode(r, now);
-    e = fo__event_new(r, FO_EVENT_LOCAL_FAULT_ENDED, FO_LOG_INFO);
-    if (e == NULL)
+    if (!fo__event_begin(r, &e, FO_EVENT_LOCAL_FAULT_ENDED, FO_LOG_INFO, now))
         return;
-    e->route = FO_ROUTE_ID_NONE;
     fo__format_duration(dur, sizeof dur, r->cfg.local_fault_window_ns);
-    fo__textf(e->text, sizeof e->text,
+    fo__textf(e.text, sizeof e.text,
               "no sign of it for %s: every route kept is back to ordinary "
               "service",
               dur);
+    fo__event_push(r, &e);
 }
 
 void fo__local_fault_over(fo_router *r, struct fo__route *rt, const char *what,
                           uint64_t now)
 {
-    struct fo__event_rec *e;
+    struct fo__event_rec e;
 
     r->local_fault_seen_ns = 0;
     if (!r->local_fault_open)
         return;
     end_episode(r, now);
-    e = fo__event_new(r, FO_EVENT_LOCAL_FAULT_ENDED, FO_LOG_INFO);
-    if (e == NULL)
+    if (!fo__event_begin(r, &e, FO_EVENT_LOCAL_FAULT_ENDED, FO_LOG_INFO, now))
         return;
-    fo__event_route(r, e, rt, now);
-    snprintf(e->text, sizeof e->text, "%s works again: %s", rt->name.text,
-             what);
+    fo__event_route(r, &e, rt, now);
+    snprintf(e.text, sizeof e.text, "%s works again: %s", rt->name.text, what);
+    fo__event_push(r, &e);
 }

@@ -126,7 +126,7 @@ static void announce(fo_router *r, struct fo__health *h,
     fo_reason reason = (fo_reason)h->reason;
     fo_event_kind kind = FO_EVENT_STATE;
     fo_log_level level = FO_LOG_INFO;
-    struct fo__event_rec *e;
+    struct fo__event_rec ev, *e;
 
     if (changed) {
         if (h->state == FO_STATE_EJECTED || h->state == FO_STATE_SUPPRESSED)
@@ -146,9 +146,9 @@ static void announce(fo_router *r, struct fo__health *h,
     } else {
         kind = FO_EVENT_UPDATE;
     }
-    e = fo__event_new(r, kind, level);
-    if (e == NULL)
+    if (!fo__event_begin(r, &ev, kind, level, now))
         return;
+    e = &ev;
     fo__event_route(r, e, rt, now);
     e->old_state = (uint8_t)old;
     e->reason = (uint8_t)reason;
@@ -158,6 +158,7 @@ static void announce(fo_router *r, struct fo__health *h,
         e->window_faults = ch->window_faults;
     }
     memcpy(e->text, h->text, sizeof e->text);
+    fo__event_push(r, e);
 }
 
 static bool commit(struct fo__health *h, fo_router *r,

@@ -568,9 +568,14 @@ struct fo__event_rec {
     char text[FO_REASON_TEXT_MAX];
 };
 
+/* Everything here is under lock (a leaf: taken last, never while calling
+ * out), except the atomics. */
 struct fo__events {
+    pthread_mutex_t lock;
+    _Atomic uint32_t want;      /* most detailed level listened to; 0 none */
+    _Atomic uint32_t pending;   /* events wait for delivery */
     struct fo__event_rec *ring; /* FO_EVENT_QUEUE_MAX, from the first
-                                   callback on */
+                                   callback on (router lock too) */
     uint32_t cap, head, count;
     uint64_t seq;             /* last sequence number given */
     uint64_t dropped_pending; /* lost since the last DROPPED event */
@@ -589,10 +594,12 @@ struct fo__events {
     pthread_cond_t idle;  /* signalled when a callback returns */
 };
 
-/* A new event of the router, to be filled, or NULL if no callback is set
- * or the queue is full (then counted as dropped). Lock held. */
-struct fo__event_rec *fo__event_new(fo_router *r, fo_event_kind kind,
-                                    fo_log_level level);
+/* Starts an event in e if anyone listens at this level (a relaxed read:
+ * nothing else is done for events nobody hears); false if not. */
+bool fo__event_begin(fo_router *r, struct fo__event_rec *e, fo_event_kind kind,
+                     fo_log_level level, uint64_t now);
+/* Queues a filled event (or counts it as dropped if the queue is full). */
+void fo__event_push(fo_router *r, const struct fo__event_rec *e);
 /* Fills a route event's route, name, state and numbers (its window
  * advanced to now first). Lock held. */
 struct fo__route;
@@ -649,13 +656,15 @@ struct fo_router {
     uint64_t lf_from_ns, lf_until_ns;
     uint64_t probe_seq;    /* probes started, for tokens */
     uint64_t probe_strays; /* completions for no known probe */
-    /* the router's own thread and the ticker */
+    /* the router's own thread (wake_lock, a leaf) and the ticker */
+    pthread_mutex_t wake_lock;
     pthread_cond_t wake; /* CLOCK_MONOTONIC */
     pthread_t thread;
     bool thread_running;
     bool thread_stop;
-    bool thread_joining; /* a stop is waiting for the thread to end */
-    bool ticking;
+    bool thread_joining;        /* a stop is waiting for the thread to end */
+    _Atomic bool thread_active; /* thread_running, for event delivery */
+    bool ticking;               /* router lock */
     uint64_t wake_gen;
     uint64_t picks, panic_picks, failed_picks;
     uint64_t reports;
@@ -676,14 +685,18 @@ static inline void fo__lock(fo_router *r)
     (void)pthread_mutex_lock(&r->lock);
 }
 
-/* Unlocks, then delivers the events the call queued (events.c). */
+/* Delivers the events queued, if any (events.c). No lock held. */
+static inline void fo__flush(fo_router *r)
+{
+    if (atomic_load_explicit(&r->ev.pending, memory_order_acquire))
+        fo__events_deliver(r);
+}
+
+/* Unlocks, then delivers the events the call queued. */
 static inline void fo__unlock(fo_router *r)
 {
-    bool pending = r->ev.count != 0 || r->ev.dropped_pending != 0;
-
     (void)pthread_mutex_unlock(&r->lock);
-    if (pending)
-        fo__events_deliver(r);
+    fo__flush(r);
 }
 
 /*

@@ -173,9 +173,11 @@ void fo__probe_destroy_list(fo_router *r, struct fo__probe_reg *list)
 
 void fo__wake(fo_router *r)
 {
+    (void)pthread_mutex_lock(&r->wake_lock);
     r->wake_gen++;
     if (r->thread_running)
         (void)pthread_cond_broadcast(&r->wake);
+    (void)pthread_mutex_unlock(&r->wake_lock);
 }
 
 int fo_set_probe(fo_router *router, fo_route_id route, fo_probe_cb cb,
@@ -454,35 +456,41 @@ static void *thread_main(void *arg)
 {
     fo_router *r = arg;
 
-    fo__lock(r);
-    while (!r->thread_stop) {
-        uint64_t gen = r->wake_gen, now, due, wait;
+    for (;;) {
+        uint64_t gen, now, due, wait;
         struct timespec ts;
 
-        fo__unlock(r);
-        (void)fo_router_tick(r); /* EBUSY: someone else is ticking */
-        now = fo__lock_now(r);
-        if (r->thread_stop)
+        (void)pthread_mutex_lock(&r->wake_lock);
+        gen = r->wake_gen;
+        if (r->thread_stop) {
+            (void)pthread_mutex_unlock(&r->wake_lock);
             break;
-        if (r->wake_gen != gen)
-            continue; /* something changed while we ticked: look again */
+        }
+        (void)pthread_mutex_unlock(&r->wake_lock);
+
+        (void)fo_router_tick(r); /* EBUSY: someone else is ticking */
+        fo__flush(r);            /* events handed over by callers */
+        now = fo__lock_now(r);
         due = fo__next_deadline_locked(r);
-        if (due <= now)
-            continue;
-        wait = due - now;
-        if (r->clock.now_ns != NULL && wait > FO__THREAD_POLL_NS)
-            wait = FO__THREAD_POLL_NS;
-        if (wait > FO__THREAD_MAX_NS)
-            wait = FO__THREAD_MAX_NS;
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        wait += (uint64_t)ts.tv_nsec;
-        ts.tv_sec += (time_t)(wait / FO_SECOND_NS);
-        ts.tv_nsec = (long)(wait % FO_SECOND_NS);
-        while (!r->thread_stop && r->wake_gen == gen &&
-               pthread_cond_timedwait(&r->wake, &r->lock, &ts) == 0)
-            ; /* woken: recheck */
+        fo__unlock(r);
+
+        (void)pthread_mutex_lock(&r->wake_lock);
+        if (!r->thread_stop && r->wake_gen == gen && due > now) {
+            wait = due - now;
+            if (r->clock.now_ns != NULL && wait > FO__THREAD_POLL_NS)
+                wait = FO__THREAD_POLL_NS;
+            if (wait > FO__THREAD_MAX_NS)
+                wait = FO__THREAD_MAX_NS;
+            (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+            wait += (uint64_t)ts.tv_nsec;
+            ts.tv_sec += (time_t)(wait / FO_SECOND_NS);
+            ts.tv_nsec = (long)(wait % FO_SECOND_NS);
+            while (!r->thread_stop && r->wake_gen == gen &&
+                   pthread_cond_timedwait(&r->wake, &r->wake_lock, &ts) == 0)
+                ; /* woken: recheck */
+        }
+        (void)pthread_mutex_unlock(&r->wake_lock);
     }
-    fo__unlock(r);
     return NULL;
 }
 
@@ -494,7 +502,7 @@ int fo_router_start_thread(fo_router *router)
         return rc;
     if (fo__cb_active(router, ~0u))
         return FO_EBUSY;
-    fo__lock(router);
+    (void)pthread_mutex_lock(&router->wake_lock);
     if (router->thread_running || router->thread_joining) {
         rc = FO_EBUSY;
     } else {
@@ -503,9 +511,12 @@ int fo_router_start_thread(fo_router *router)
         if (pthread_create(&router->thread, NULL, thread_main, router) != 0) {
             router->thread_running = false;
             rc = FO_ESYS;
+        } else {
+            atomic_store_explicit(&router->thread_active, true,
+                                  memory_order_release);
         }
     }
-    fo__unlock(router);
+    (void)pthread_mutex_unlock(&router->wake_lock);
     return rc;
 }
 
@@ -518,34 +529,37 @@ int fo_router_stop_thread(fo_router *router)
         return rc;
     if (fo__cb_active(router, ~0u))
         return FO_EBUSY;
-    fo__lock(router);
+    (void)pthread_mutex_lock(&router->wake_lock);
     if (router->thread_running &&
         pthread_equal(pthread_self(), router->thread)) {
-        fo__unlock(router);
+        (void)pthread_mutex_unlock(&router->wake_lock);
         return FO_EBUSY;
     }
     if (router->thread_joining) {
         /* Another thread is stopping it: wait until it is done. */
         while (router->thread_running)
-            (void)pthread_cond_wait(&router->wake, &router->lock);
-        fo__unlock(router);
+            (void)pthread_cond_wait(&router->wake, &router->wake_lock);
+        (void)pthread_mutex_unlock(&router->wake_lock);
         return FO_OK;
     }
     if (!router->thread_running) {
-        fo__unlock(router);
+        (void)pthread_mutex_unlock(&router->wake_lock);
         return FO_OK;
     }
     router->thread_stop = true;
     router->thread_joining = true;
     (void)pthread_cond_broadcast(&router->wake);
     thread = router->thread;
-    fo__unlock(router);
+    (void)pthread_mutex_unlock(&router->wake_lock);
     (void)pthread_join(thread, NULL);
-    fo__lock(router);
+    (void)pthread_mutex_lock(&router->wake_lock);
+    atomic_store_explicit(&router->thread_active, false, memory_order_release);
     router->thread_running = false;
     router->thread_stop = false;
     router->thread_joining = false;
     (void)pthread_cond_broadcast(&router->wake); /* other stoppers */
-    fo__unlock(router);
+    (void)pthread_mutex_unlock(&router->wake_lock);
+    /* Events handed to the thread that it had no time to deliver. */
+    fo__flush(router);
     return FO_OK;
 }

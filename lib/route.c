@@ -70,15 +70,16 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
     fo__names_link(&router->route_names, &rt->name);
     *out = rt->id;
     {
-        struct fo__event_rec *e =
-            fo__event_new(router, FO_EVENT_ROUTE_ADDED, FO_LOG_INFO);
+        struct fo__event_rec e;
 
-        if (e != NULL) {
-            fo__event_route(router, e, rt, now);
-            e->reason = FO_REASON_ADDED;
-            snprintf(e->text, sizeof e->text,
+        if (fo__event_begin(router, &e, FO_EVENT_ROUTE_ADDED, FO_LOG_INFO,
+                            now)) {
+            fo__event_route(router, &e, rt, now);
+            e.reason = FO_REASON_ADDED;
+            snprintf(e.text, sizeof e.text,
                      "added (priority %u, weight %u, cost %u)",
                      (unsigned)priority, (unsigned)weight, (unsigned)cost);
+            fo__event_push(router, &e);
         }
     }
 out:
@@ -125,14 +126,14 @@ int fo_route_remove(fo_router *router, fo_route_id route)
     if (rt == NULL) {
         rc = FO_ENOENT;
     } else {
-        struct fo__event_rec *e;
+        struct fo__event_rec e;
 
         fo__health_refresh(&rt->health, router, now); /* as it leaves */
-        e = fo__event_new(router, FO_EVENT_ROUTE_REMOVED, FO_LOG_INFO);
-
-        if (e != NULL) {
-            fo__event_route(router, e, rt, now);
-            snprintf(e->text, sizeof e->text, "removed");
+        if (fo__event_begin(router, &e, FO_EVENT_ROUTE_REMOVED, FO_LOG_INFO,
+                            now)) {
+            fo__event_route(router, &e, rt, now);
+            snprintf(e.text, sizeof e.text, "removed");
+            fo__event_push(router, &e);
         }
         fo__names_unlink(&router->route_names, &rt->name);
         fo__plan_drop(&router->defplan, rt);

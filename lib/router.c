@@ -17,6 +17,10 @@ static int sync_init(fo_router *r)
         return FO_ESYS;
     if (pthread_mutex_init(&r->clock_lock, NULL) != 0)
         goto no_clock_lock;
+    if (pthread_mutex_init(&r->wake_lock, NULL) != 0)
+        goto no_wake_lock;
+    if (pthread_mutex_init(&r->ev.lock, NULL) != 0)
+        goto no_ev_lock;
     if (pthread_condattr_init(&attr) != 0)
         goto no_wake;
     if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
@@ -31,6 +35,10 @@ static int sync_init(fo_router *r)
 no_idle:
     (void)pthread_cond_destroy(&r->wake);
 no_wake:
+    (void)pthread_mutex_destroy(&r->ev.lock);
+no_ev_lock:
+    (void)pthread_mutex_destroy(&r->wake_lock);
+no_wake_lock:
     (void)pthread_mutex_destroy(&r->clock_lock);
 no_clock_lock:
     (void)pthread_mutex_destroy(&r->lock);
@@ -124,6 +132,8 @@ int fo_router_free(fo_router *router)
     fo__events_release(router);
     (void)pthread_cond_destroy(&router->ev.idle);
     (void)pthread_cond_destroy(&router->wake);
+    (void)pthread_mutex_destroy(&router->ev.lock);
+    (void)pthread_mutex_destroy(&router->wake_lock);
     (void)pthread_mutex_destroy(&router->clock_lock);
     (void)pthread_mutex_destroy(&router->lock);
     allocator = router->allocator;
@@ -246,10 +256,12 @@ uint64_t fo__router_digest(fo_router *router)
     h = mix(h, router->lf_from_ns);
     h = mix(h, router->lf_until_ns);
     /* Events: a rejected call queues none and changes no callback. */
+    (void)pthread_mutex_lock(&router->ev.lock);
     h = mix(h, router->ev.seq);
     h = mix(h, router->ev.dropped);
     h = mix(h, atomic_load(&router->ev.gen));
     h = mix(h, router->ev.log_level);
+    (void)pthread_mutex_unlock(&router->ev.lock);
     for (int i = 0; i <= FO__RESULT_MAX; i++)
         h = mix(h, atomic_load(&router->result_class[i]));
     for (size_t i = 0; i < sizeof router->sip_override; i++)

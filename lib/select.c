@@ -378,7 +378,7 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
                         const struct fo__entry *eligible, uint64_t now)
 {
     bool panic = eligible == NULL && p->count > 0;
-    struct fo__event_rec *e;
+    struct fo__event_rec ev, *e = &ev;
     char list[FO_ROUTE_NAME_MAX + 16];
 
     if (!panic && (eligible == NULL || !p->panic))
@@ -393,8 +393,7 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
         if (p->panic)
             return;
         p->panic = true;
-        e = fo__event_new(r, FO_EVENT_PANIC_STARTED, FO_LOG_WARNING);
-        if (e == NULL)
+        if (!fo__event_begin(r, e, FO_EVENT_PANIC_STARTED, FO_LOG_WARNING, now))
             return;
         e->plan = p->id;
         if (chosen != NULL) {
@@ -405,25 +404,25 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
                 chosen->rt->name.text,
                 fo_route_state_name((fo_route_state)chosen->rt->health.state));
         } else {
-            e->route = FO_ROUTE_ID_NONE;
             fo__textf(e->text, sizeof e->text,
                       "no route eligible in %s; picks fail (panic policy "
                       "FAIL)",
                       list);
         }
+        fo__event_push(r, e);
         return;
     }
     if (!p->panic)
         return;
     p->panic = false;
-    e = fo__event_new(r, FO_EVENT_PANIC_ENDED, FO_LOG_INFO);
-    if (e != NULL) {
+    if (fo__event_begin(r, e, FO_EVENT_PANIC_ENDED, FO_LOG_INFO, now)) {
         e->plan = p->id;
         fo__event_route(r, e, eligible->rt, now);
         e->count = p->panic_picks;
         fo__textf(e->text, sizeof e->text,
                   "%s eligible again in %s after %" PRIu64 " picks in panic",
                   eligible->rt->name.text, list, p->panic_picks);
+        fo__event_push(r, e);
     }
     p->panic_picks = 0;
 }

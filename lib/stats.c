@@ -154,15 +154,17 @@ void fo__router_snapshot(fo_router *r, uint64_t now, fo_router_stats *s)
         fo__add_sat(r->local_fault_seen_ns, r->cfg.local_fault_window_ns) >=
             now)
         s->flags |= FO_ROUTER_STATS_LOCAL_FAULT;
-    if (r->thread_running)
+    if (atomic_load_explicit(&r->thread_active, memory_order_acquire))
         s->flags |= FO_ROUTER_STATS_THREAD;
     s->picks = r->picks;
     s->panic_picks = r->panic_picks;
     s->no_route_picks = r->failed_picks;
     s->reports = r->reports;
     s->probe_strays = r->probe_strays;
+    (void)pthread_mutex_lock(&r->ev.lock);
     s->events_delivered = r->ev.delivered;
     s->events_dropped = r->ev.dropped;
+    (void)pthread_mutex_unlock(&r->ev.lock);
 }
 
 int fo_route_get_stats(fo_router *router, fo_route_id route,
