@@ -200,8 +200,13 @@ int fo_router_dump(fo_router *router, FILE *out)
         fo__unlock(router);
         return FO_ENOMEM;
     }
-    for (uint32_t i = 0; i < n; i++)
-        fo__route_snapshot(router, router->defplan.entries[i].rt, now, &s[i]);
+    for (uint32_t i = 0; i < n; i++) {
+        struct fo__route *rt = router->defplan.entries[i].rt;
+
+        fo__route_lock(rt);
+        fo__route_snapshot(router, rt, fo__route_now(rt, now), &s[i]);
+        fo__route_unlock(rt);
+    }
     fo__router_snapshot(router, now, &rs);
     fo__unlock(router);
 
@@ -619,8 +624,13 @@ int64_t fo_router_write_metrics(fo_router *router, char *buf, size_t size)
             return FO_ENOMEM;
         }
     }
-    for (uint32_t i = 0; i < n; i++)
-        fo__route_snapshot(router, router->defplan.entries[i].rt, now, &m[i].s);
+    for (uint32_t i = 0; i < n; i++) {
+        struct fo__route *rt = router->defplan.entries[i].rt;
+
+        fo__route_lock(rt);
+        fo__route_snapshot(router, rt, fo__route_now(rt, now), &m[i].s);
+        fo__route_unlock(rt);
+    }
     fo__router_snapshot(router, now, &rs);
     fo__unlock(router);
 

@@ -158,6 +158,11 @@ void fo__event_push(fo_router *r, const struct fo__event_rec *rec)
         goto drop;
     *e = *rec;
     e->seq = ++q->seq;
+    /* Calls read the clock before their locks: two of them may queue in
+     * the other order. Events never go back in time. */
+    if (e->time_ns < q->last_time)
+        e->time_ns = q->last_time;
+    q->last_time = e->time_ns;
     goto out;
 drop:
     q->dropped_pending++;

@@ -71,6 +71,13 @@ void fo__format_duration(char *buf, size_t size, uint64_t ns)
                  (unsigned long long)(ms % 1000 / 100));
 }
 
+/* The route a health record belongs to: it is always a route's. */
+static struct fo__route *route_of(struct fo__health *h)
+{
+    return (struct fo__route *)(void *)((char *)h -
+                                        offsetof(struct fo__route, health));
+}
+
 static fo_route_state effective(const struct fo__health *h)
 {
     if (h->admin == FO_ADMIN_DISABLED)
@@ -195,6 +202,7 @@ static bool commit(struct fo__health *h, fo_router *r,
     }
     if (explained)
         announce(r, h, ch, old, old_reason, changed, now);
+    fo__route_publish(r, route_of(h));
     return changed;
 }
 
@@ -211,8 +219,7 @@ void fo__health_init(struct fo__health *h, uint64_t now)
     h->next_event_ns = UINT64_MAX;
 }
 
-/* xorshift64*: small, fast, good enough to spread hold-downs. */
-static uint64_t next_random(uint64_t *state)
+uint64_t fo__random(uint64_t *state)
 {
     uint64_t x = *state;
 
@@ -221,6 +228,75 @@ static uint64_t next_random(uint64_t *state)
     x ^= x >> 27;
     *state = x;
     return x * 2685821657736338717ull;
+}
+
+uint64_t fo__route_seed(fo_router *r)
+{
+    uint64_t seed = fo__random(&r->rng);
+
+    return seed != 0 ? seed : 0x9e3779b97f4a7c15ull;
+}
+
+bool fo__view_lf_stale(fo_router *r, const struct fo__route *rt)
+{
+    uint64_t v = atomic_load_explicit(&rt->view, memory_order_relaxed);
+
+    return (v & FO__V_LIVE) != 0 &&
+           FO__V_LFGEN(v) !=
+               (atomic_load_explicit(&r->lf_gen, memory_order_relaxed) &
+                0xffffu);
+}
+
+void fo__route_publish(fo_router *r, struct fo__route *rt)
+{
+    const struct fo__health *h = &rt->health;
+    uint64_t view = 0, old;
+    uint32_t slots = 0;
+    uint8_t g;
+
+    if (rt->id != FO_ROUTE_ID_NONE) {
+        view = h->state | FO__V_LIVE |
+               (uint64_t)(h->ejections & 0xffu) << FO__V_EPOCH_SHIFT |
+               (uint64_t)(h->lf_gen_seen & 0xffffu) << FO__V_LFGEN_SHIFT;
+        if (h->guarded)
+            view |= FO__V_GUARDED;
+        if (h->admin == FO_ADMIN_ENABLED && h->drill_until_ns == 0)
+            view |= FO__V_ENABLED;
+        if (h->health == FO_STATE_EJECTED) {
+            view |= FO__V_EJECTED;
+            if (h->hold_cause == FO__HOLD_TIMED &&
+                h->eject_kind != FO__EJECT_ORDER)
+                view |= FO__V_PASSIVE;
+        }
+        for (uint32_t i = 0; i < r->cfg.trial_concurrency; i++)
+            slots += h->trial_deadline_ns[i] == 0;
+        view |= (uint64_t)slots << FO__V_SLOTS_SHIFT;
+    }
+    old = atomic_load_explicit(&rt->view, memory_order_relaxed);
+    if (view != old) {
+        const uint64_t pick = FO__V_STATE | FO__V_LIVE | FO__V_GUARDED;
+
+        atomic_store_explicit(&rt->view, view, memory_order_release);
+        if ((view & pick) != (old & pick))
+            atomic_fetch_add_explicit(&r->epoch, 1, memory_order_release);
+    }
+#define FO__PUBLISH(field, value)                                              \
+    do {                                                                       \
+        uint64_t v_ = (value);                                                 \
+        if (atomic_load_explicit(&rt->field, memory_order_relaxed) != v_)      \
+            atomic_store_explicit(&rt->field, v_, memory_order_release);       \
+    } while (0)
+    FO__PUBLISH(view_next_ns, h->next_event_ns);
+    FO__PUBLISH(view_ramp_ns, h->ramp_since_ns);
+    FO__PUBLISH(view_fault_ns, rt->last_fault_ns);
+    FO__PUBLISH(view_ok_ns, rt->last_ok_ns);
+    FO__PUBLISH(view_ejected_ns, h->ejected_ns);
+#undef FO__PUBLISH
+    /* The guards' counts of the lists it is in. */
+    g = (uint8_t)(((view & FO__V_ENABLED) ? FO__G_ENABLED : 0) |
+                  ((view & FO__V_EJECTED) ? FO__G_EJECTED : 0));
+    if (g != rt->gstat)
+        fo__lists_count(r, rt, g);
 }
 
 /*
@@ -248,7 +324,8 @@ static uint64_t hold_down_for(const struct fo__health *h, fo_router *r,
         uint64_t span = hold / 100 * c->hold_down_jitter_pct;
 
         if (span != 0)
-            hold += next_random(&r->rng) % (span + 1);
+            hold +=
+                fo__random(&route_of((struct fo__health *)h)->rng) % (span + 1);
     }
     return hold;
 }
@@ -413,17 +490,15 @@ bool fo__local_fault_reinstatable(const struct fo__health *h,
 static void catch_up(struct fo__health *h, fo_router *r, uint64_t now,
                      struct fo__change *ch)
 {
-    const struct fo__route *rt =
-        (const struct fo__route *)(const void *)((const char *)h -
-                                                 offsetof(struct fo__route,
-                                                          health));
+    const struct fo__route *rt = route_of(h);
+    uint64_t from;
     char dur[32];
 
-    h->lf_gen_seen = r->lf_gen;
-    if (r->local_fault_open) {
+    h->lf_gen_seen = atomic_load_explicit(&r->lf_gen, memory_order_acquire);
+    from = atomic_load_explicit(&r->lf_from_ns, memory_order_relaxed);
+    if (atomic_load_explicit(&r->local_fault_open, memory_order_relaxed)) {
         if ((r->cfg.guards_off & FO_GUARD_LOCAL_FAULT) != 0 ||
-            !fo__local_fault_reinstatable(h, r, now) ||
-            h->ejected_ns < r->lf_from_ns)
+            !fo__local_fault_reinstatable(h, r, now) || h->ejected_ns < from)
             return;
         h->health = FO_STATE_UP;
         h->hold_down_ns = 0;
@@ -442,7 +517,7 @@ static void catch_up(struct fo__health *h, fo_router *r, uint64_t now,
             dur);
         return;
     }
-    if (rt->last_fault_ns < r->lf_from_ns || rt->last_fault_ns == 0)
+    if (rt->last_fault_ns < from || rt->last_fault_ns == 0)
         return;
     h->consecutive_faults = 0;
     fo__window_reset(&h->window);
@@ -458,13 +533,15 @@ bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now)
 {
     struct fo__change ch;
 
-    if (now < h->next_event_ns && h->lf_gen_seen == r->lf_gen)
+    uint32_t gen = atomic_load_explicit(&r->lf_gen, memory_order_relaxed);
+
+    if (now < h->next_event_ns && h->lf_gen_seen == gen)
         return false;
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
     ch.numbers = false;
     ch.text[0] = '\0';
-    if (h->lf_gen_seen != r->lf_gen)
+    if (h->lf_gen_seen != gen)
         catch_up(h, r, now, &ch);
     if (now >= h->next_event_ns)
         apply_time(h, r, now, &ch);
@@ -656,8 +733,10 @@ bool fo__health_report(struct fo__route *rt, fo_router *r,
     /* What the guards look at: when each route last failed and worked. */
     if (o->cls == FO_CLASS_ROUTE_FAULT) {
         rt->last_fault_ns = now;
+        atomic_store_explicit(&rt->view_fault_ns, now, memory_order_release);
     } else {
         rt->last_ok_ns = now;
+        atomic_store_explicit(&rt->view_ok_ns, now, memory_order_release);
         fo__local_fault_over(r, rt, fo_result_name(o->result), now);
     }
 
@@ -817,6 +896,7 @@ bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
             p->fail_run++;
         /* For the local-fault guard, a probe that fails is a fault. */
         rt->last_fault_ns = now;
+        atomic_store_explicit(&rt->view_fault_ns, now, memory_order_release);
         if (p->fail_run >= p->fall && h->health != FO_STATE_EJECTED) {
             snprintf(detail, sizeof detail,
                      "%u probes failed in a row (last %s)",
@@ -836,6 +916,7 @@ bool fo__health_probe(struct fo__route *rt, fo_router *r, bool ok,
     if (p->ok_run < UINT32_MAX)
         p->ok_run++;
     rt->last_ok_ns = now;
+    atomic_store_explicit(&rt->view_ok_ns, now, memory_order_release);
     fo__local_fault_over(r, rt, "probe answered", now);
     if (h->health == FO_STATE_UP) {
         /* An answer clears a guard's flag only if the probes put it
@@ -881,6 +962,7 @@ int fo__health_take_slot(struct fo__health *h, fo_router *r, uint64_t now)
             h->slot_gen[i]++; /* results of its earlier users go stale */
             h->trial_deadline_ns[i] = deadline;
             h->next_event_ns = min64(h->next_event_ns, deadline);
+            fo__route_publish(r, route_of(h));
             return (int)i;
         }
     }

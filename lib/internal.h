@@ -346,33 +346,74 @@ int fo__health_take_slot(struct fo__health *h, fo_router *r, uint64_t now);
     (((uint64_t)(gen) << FO__ID_GEN_SHIFT) |                                   \
      ((uint64_t)(salt) << FO__ID_INDEX_BITS) | (uint64_t)(index))
 
+/*
+ * A slot's object is made the first time the slot is used and stays at its
+ * address until the router is freed (a removed route's slot keeps it for
+ * the next route): calls that find an object by id without the router
+ * lock (picks, reports) lock the object and compare its id, and never
+ * touch freed memory. Slots live in chunks that never move; the directory
+ * of chunks is replaced when it grows, the old one kept until the end.
+ */
+#define FO__CHUNK_BITS 6
+#define FO__CHUNK      (1u << FO__CHUNK_BITS)
+
 struct fo__slot {
-    void *obj;          /* NULL when free */
-    uint32_t gen;       /* generation of the current/next object */
-    uint32_t next_free; /* free-list link when free */
+    void *_Atomic obj;  /* NULL until the slot is first used */
+    uint32_t gen;       /* generation of the current/next object (L0) */
+    uint32_t next_free; /* free-list link when free (L0) */
+    bool live;          /* holds a live object (L0) */
+};
+
+struct fo__dir {
+    struct fo__dir *older; /* replaced directories, freed at the end */
+    uint32_t nchunks;
+    struct fo__slot *_Atomic chunk[];
 };
 
 #define FO__NO_SLOT UINT32_MAX
 
 struct fo__table {
-    struct fo__slot *slots;
-    uint32_t nslots;    /* slots in use, free or retired */
-    uint32_t capacity;  /* allocated slots */
-    uint32_t free_head; /* FO__NO_SLOT when empty */
-    uint32_t count;     /* live objects */
-    uint32_t limit;     /* most live objects */
-    uint64_t kind;      /* 0 or FO__ID_KIND_PLAN */
+    struct fo__dir *_Atomic dir;
+    _Atomic uint32_t nslots; /* slots in use, free or retired */
+    uint32_t free_head;      /* FO__NO_SLOT when empty */
+    uint32_t count;          /* live objects */
+    uint32_t limit;          /* most live objects */
+    uint64_t kind;           /* 0 or FO__ID_KIND_PLAN */
+    size_t obj_size;
+    int (*obj_init)(void *obj); /* makes an object's locks */
+    void (*obj_fini)(fo_router *r, void *obj);
 };
 
-void fo__table_init(struct fo__table *t, uint64_t kind, uint32_t limit);
-/* Makes room for one more object; changes nothing visible. */
+void fo__table_init(struct fo__table *t, uint64_t kind, uint32_t limit,
+                    size_t obj_size, int (*obj_init)(void *),
+                    void (*obj_fini)(fo_router *, void *));
+/* Makes room for one more object, made and initialised; changes nothing
+ * visible. Router lock held. */
 int fo__table_reserve(fo_router *r, struct fo__table *t);
-/* Stores obj (room reserved) and returns its new id. */
-uint64_t fo__table_insert(fo_router *r, struct fo__table *t, void *obj);
-/* The live object with this id, or NULL. */
+/* Takes the reserved slot: its object, to be filled, and its new id in
+ * *id. The object is live for the router lock's holders at once; callers
+ * without it see it once they find its id in it. Router lock held. */
+void *fo__table_insert(fo_router *r, struct fo__table *t, uint64_t *id);
+/* The slot's object for this id, live or not, or NULL: without the router
+ * lock; lock the object and compare its id. */
+void *fo__table_find(const fo_router *r, const struct fo__table *t,
+                     uint64_t id);
+/* The live object with this id, or NULL. Router lock held. */
 void *fo__table_get(const fo_router *r, const struct fo__table *t, uint64_t id);
-/* Frees the slot of a live id. */
+/* Slot index, or NULL if its chunk is not made yet. */
+struct fo__slot *fo__table_slot(const struct fo__table *t, uint32_t index);
+/* The object of slot index (live or not), or NULL; any lock. */
+void *fo__table_at(const struct fo__table *t, uint32_t index);
+/* Whether slot index holds a live object. Router lock held. */
+bool fo__table_live(const struct fo__table *t, uint32_t index);
+static inline uint32_t fo__table_slots(const struct fo__table *t)
+{
+    return atomic_load_explicit(&t->nslots, memory_order_acquire);
+}
+/* Ends a live id: its slot and object wait for the next insert. Router
+ * lock held. */
 void fo__table_remove(struct fo__table *t, uint64_t id);
+/* Finalises and frees every object, the chunks and the directories. */
 void fo__table_release(fo_router *r, struct fo__table *t);
 
 /* ---- name index (names.c) ---------------------------------------------- */
@@ -425,24 +466,107 @@ struct fo__counters {
     uint64_t stale;       /* results judged stale: counted, not judged */
 };
 
+/* Bits of a route's published view (fo__route.view). */
+#define FO__V_STATE       0xffu      /* effective fo_route_state */
+#define FO__V_LIVE        (1u << 8)  /* a live route */
+#define FO__V_GUARDED     (1u << 9)  /* kept in service by a guard */
+#define FO__V_ENABLED     (1u << 10) /* enabled for the guards */
+#define FO__V_EJECTED     (1u << 11) /* health EJECTED (whatever overlays) */
+#define FO__V_PASSIVE     (1u << 12) /* ...by its own faults, on a timer */
+#define FO__V_SLOTS_SHIFT 13         /* free trial slots, 4 bits */
+#define FO__V_SLOTS(v)    ((uint32_t)((v) >> FO__V_SLOTS_SHIFT) & 0xfu)
+#define FO__V_EPOCH_SHIFT 24 /* ejections, low 8 bits (attempts' epoch) */
+#define FO__V_EPOCH(v)    ((uint32_t)((v) >> FO__V_EPOCH_SHIFT) & 0xffu)
+#define FO__V_LFGEN_SHIFT 32 /* local-fault generation seen, low 16 bits */
+#define FO__V_LFGEN(v)    ((uint32_t)((v) >> FO__V_LFGEN_SHIFT) & 0xffffu)
+
+/*
+ * A route. Everything but the atomics is under its lock (L2 below); the
+ * router lock (L0) is also held to change what other objects see of it
+ * (its name, its values in lists, its lists). Callers that do not take
+ * the router lock read the route's published view: atomics written under
+ * its lock whenever what they say changes.
+ */
 struct fo__route {
-    struct fo__name name; /* first: the name index links these */
-    fo_route_id id;
-    uint64_t seq; /* order of addition to the router */
+    pthread_mutex_t lock;
+    struct fo__name name; /* the name index links these (L0) */
+    fo_route_id id;       /* FO_ROUTE_ID_NONE when not live */
+    uint64_t seq;         /* order of addition to the router */
     uint32_t priority;
     uint32_t weight;
     uint32_t cost;
     uint32_t plan_refs;      /* plans (other than the default) using it */
+    struct fo__plan **lists; /* those plans (L0 and L2 to change) */
+    uint32_t lists_cap;
+    uint8_t gstat;           /* FO__V_ENABLED|EJECTED as counted in lists */
     uint64_t last_fault_ns;  /* last route fault reported; 0 = none */
     uint64_t last_ok_ns;     /* last success or callee result; 0 = none */
     uint64_t probe_seq0;     /* router probe sequence when it was added */
+    uint64_t now_ns;         /* latest router time seen under its lock */
+    uint64_t rng;            /* xorshift64* for jitter */
     struct fo__probe *probe; /* NULL: not probed */
-    struct fo__probe_counts probes;
+    struct fo__probe_counts *probes; /* from its first probe on */
     struct fo__health health;
     struct fo__counters counters;
+    /* published view */
+    _Atomic uint64_t view;            /* FO__V_* bits */
+    _Atomic uint64_t view_next_ns;    /* health.next_event_ns */
+    _Atomic uint64_t view_ramp_ns;    /* health.ramp_since_ns */
+    _Atomic uint64_t view_fault_ns;   /* last_fault_ns */
+    _Atomic uint64_t view_ok_ns;      /* last_ok_ns */
+    _Atomic uint64_t view_ejected_ns; /* health.ejected_ns */
+    _Atomic uint64_t picks;           /* counted by picks, plan lock only */
 };
 
-/* The live route with this id, or NULL. Lock held. */
+static inline void fo__route_lock(struct fo__route *rt)
+{
+    (void)pthread_mutex_lock(&rt->lock);
+}
+
+static inline void fo__route_unlock(struct fo__route *rt)
+{
+    (void)pthread_mutex_unlock(&rt->lock);
+}
+
+/* Router time under a route's lock: never earlier than it has seen. */
+static inline uint64_t fo__route_now(struct fo__route *rt, uint64_t now)
+{
+    if (now < rt->now_ns)
+        return rt->now_ns;
+    rt->now_ns = now;
+    return now;
+}
+
+/* fo__route.gstat: as the guards' list counts have it. */
+#define FO__G_ENABLED 0x1u
+#define FO__G_EJECTED 0x2u
+
+/* xorshift64*: small, fast, good enough to spread hold-downs and probes. */
+uint64_t fo__random(uint64_t *state);
+/* A route's own random state, drawn from the router's. Router lock held. */
+uint64_t fo__route_seed(fo_router *r);
+/* Moves a route's contribution to its lists' guard counts to g (the
+ * route's lock held). */
+void fo__lists_count(fo_router *r, struct fo__route *rt, uint8_t g);
+/* Adds (sign 1) or takes (-1) a route's share to or from a list's guard
+ * counts, as it joins or leaves it (both locks held). */
+void fo__lists_join(struct fo__plan *p, const struct fo__route *rt, int sign);
+
+/* The route table's object hooks (route.c). */
+int fo__route_obj_init(void *obj);
+void fo__route_obj_fini(fo_router *r, void *obj);
+
+/* Publishes what picks and guards read of the route, after a change
+ * under its lock (health.c). */
+void fo__route_publish(fo_router *r, struct fo__route *rt);
+/* Whether the route has a local-fault episode to catch up with (its view,
+ * without its lock). */
+bool fo__view_lf_stale(fo_router *r, const struct fo__route *rt);
+/* The live route with this id, locked, or NULL (without the router
+ * lock). */
+struct fo__route *fo__route_acquire(fo_router *r, fo_route_id id);
+
+/* The live route with this id, or NULL. Router lock held. */
 struct fo__route *fo__route_get(fo_router *router, fo_route_id id);
 
 /* ---- lists and plans (plan.c) ------------------------------------------ */
@@ -450,43 +574,82 @@ struct fo__route *fo__route_get(fo_router *router, fo_route_id id);
 /* One route in a list, with the list's own values for it. */
 struct fo__entry {
     struct fo__route *rt;
+    fo_route_id id; /* rt's id: a route leaves its lists before its id
+                       goes, but is marked gone first (read this one) */
     uint32_t priority;
     uint32_t weight;
     uint32_t cost;
     uint32_t credit; /* slow-start gate, in thousandths of a pick */
-    uint8_t mark;    /* scratch of a pick, lock held; 0 between picks */
     uint64_t seq;    /* order of addition to this list */
     int64_t swrr;    /* smooth weighted round robin: current weight */
+    /* scratch of a pick (the list's lock held) */
+    uint64_t until;   /* when the reason it was passed over ends */
+    uint32_t penalty; /* its damping penalty, rounded */
+    uint16_t share;   /* its weight share while ramping up, in 1/1000 */
+    uint8_t mark;     /* fallback mark; 0 between picks */
+    uint8_t sflags;   /* what the full way saw (select.c) */
 };
 
-/* A list of routes (the router's default list, or a plan), kept sorted by
- * its policy's key so a pick walks it in order and never sorts. */
+/*
+ * A list of routes (the router's default list, or a plan), kept sorted by
+ * its policy's key so a pick walks it in order and never sorts. Under its
+ * lock (L1); changes of its entries also hold the router lock. Picks keep
+ * a bitmap of the entries that may be picked (cand) so a pick finds the
+ * first usable tier without walking what is out.
+ */
 struct fo__plan {
-    struct fo__name name; /* first: the name index links these */
-    fo_plan_id id;        /* FO_PLAN_ID_NONE for the default list */
+    pthread_mutex_t lock;
+    struct fo__name name; /* the name index links these (L0) */
+    fo_plan_id id;        /* FO_PLAN_ID_NONE: the default list, or dead */
     uint32_t policy;      /* fo_policy */
     uint32_t count;
     uint32_t capacity;
     uint64_t next_seq;
     struct fo__entry *entries;
-    bool panic;           /* the last telling pick found no route eligible */
+    uint64_t *cand;       /* one bit per entry: worth looking at */
+    uint32_t *tier_end;   /* per entry: the end of its tier */
+    uint64_t cand_epoch;  /* r->epoch when cand was made; 0 = stale */
+    uint64_t wake_ns;     /* when an entry not in cand may change */
+    bool panic;           /* no route of the list could be picked */
     uint64_t panic_picks; /* picks made in the current panic */
+    uint64_t picks, panic_total, failed_picks; /* counters */
+    /* For the ejection guard, without the list's lock: members, and those
+     * enabled and ejected among them (fo__route.gstat). */
+    _Atomic uint32_t g_count, g_enabled, g_ejected;
 };
 
+static inline void fo__plan_lock(struct fo__plan *p)
+{
+    (void)pthread_mutex_lock(&p->lock);
+}
+
+static inline void fo__plan_unlock(struct fo__plan *p)
+{
+    (void)pthread_mutex_unlock(&p->lock);
+}
+
+int fo__plan_obj_init(void *obj);
+void fo__plan_obj_fini(fo_router *r, void *obj);
 /* True if a and b are in the same tier under the list's policy. */
 bool fo__plan_same_tier(const struct fo__plan *p, const struct fo__entry *a,
                         const struct fo__entry *b);
-/* Adds or updates rt's entry; may allocate. */
+/* Makes room for n more entries. Router lock held. */
+int fo__plan_reserve(fo_router *r, struct fo__plan *p, uint32_t n);
+/* Adds or updates rt's entry (room reserved for a new one). Router lock and
+ * the list's lock held. */
 int fo__plan_put(fo_router *r, struct fo__plan *p, struct fo__route *rt,
                  uint32_t priority, uint32_t weight, uint32_t cost);
 /* Takes rt out of the list; false if it was not in it. */
 bool fo__plan_drop(struct fo__plan *p, const struct fo__route *rt);
 /* Index of rt's entry, or -1. */
 int fo__plan_find(const struct fo__plan *p, const struct fo__route *rt);
-void fo__plan_release(fo_router *r, struct fo__plan *p);
-/* The plan with this id (FO_PLAN_ID_NONE: the default list), or NULL. */
+/* The list for this plan id (FO_PLAN_ID_NONE: the default list), locked,
+ * or NULL: without the router lock. */
+struct fo__plan *fo__plan_acquire(fo_router *r, fo_plan_id id);
+/* The live plan with this id (FO_PLAN_ID_NONE: the default list), or
+ * NULL. Router lock held. */
 struct fo__plan *fo__plan_get(fo_router *r, fo_plan_id id);
-/* Takes a removed route out of every plan. */
+/* Takes a route being removed out of every list. Router lock held. */
 void fo__plans_forget_route(fo_router *r, struct fo__route *rt);
 
 /* ---- probes (probe.c) -------------------------------------------------- */
@@ -578,6 +741,7 @@ struct fo__events {
                                    callback on (router lock too) */
     uint32_t cap, head, count;
     uint64_t seq;             /* last sequence number given */
+    uint64_t last_time;       /* of the last event queued */
     uint64_t dropped_pending; /* lost since the last DROPPED event */
     uint64_t dropped;         /* lost in all */
     uint64_t delivered;
@@ -631,31 +795,49 @@ void fo__stats_copy_out(void *out, size_t caller_size, const void *full,
 
 /* ---- the router (router.c) --------------------------------------------- */
 
+/*
+ * Locks, in the order they are taken (never the other way):
+ *   L0 router lock: the tables, names, lists' entries, probes' setup, the
+ *      ticker; the allocator runs under it
+ *   L1 a list's lock (fo__plan.lock)
+ *   L2 a route's lock (fo__route.lock)
+ *   L3 guard_lock: local-fault episodes and the guards' decisions
+ *   L4 the events lock (a leaf)
+ * and two leaves taken alone: clock_lock and wake_lock. Picks take L1 (and
+ * L2 of a route they take a trial slot of or refresh), reports L2: neither
+ * takes the router lock, so calls on different routes and plans do not
+ * wait for each other.
+ */
 struct fo_router {
     pthread_mutex_t lock;
-    uint32_t panic; /* fo_panic */
+    _Atomic uint32_t panic; /* fo_panic */
     struct fo__clock clock;
     struct fo__allocator allocator;
     struct fo__config cfg;
     uint64_t tag;     /* identifies this router inside attempts */
     uint32_t id_salt; /* identifies this router inside route ids */
-    uint64_t rng;     /* xorshift64* state for hold-down jitter; lock held */
+    uint64_t rng;     /* xorshift64* state seeding routes' own; L0 */
     /* The clock: the default one's id, or for an embedder's clock router
      * time, advanced by the source's forward steps (clock_lock held). */
     int clock_id;
     pthread_mutex_t clock_lock;
-    uint64_t raw_last_ns;         /* the source's last reading */
-    uint64_t clock_now_ns;        /* router time as of that reading */
-    uint64_t now_ns;              /* latest router time seen under the lock */
-    uint64_t local_fault_seen_ns; /* last time the local-fault guard held */
-    bool local_fault_open;        /* LOCAL_FAULT sent, not yet ENDED */
-    /* Routes catch up with local-fault episodes lazily, on their next
-     * refresh: gen counts openings and endings; an open episode's evidence
-     * starts at lf_from_ns, an ended one lasted [lf_from_ns, lf_until_ns]. */
-    uint32_t lf_gen;
-    uint64_t lf_from_ns, lf_until_ns;
-    uint64_t probe_seq;    /* probes started, for tokens */
-    uint64_t probe_strays; /* completions for no known probe */
+    uint64_t raw_last_ns;  /* the source's last reading */
+    uint64_t clock_now_ns; /* router time as of that reading */
+    uint64_t now_ns;       /* latest router time seen under the lock */
+    /* Local-fault episodes (written under guard_lock, read anywhere).
+     * Routes catch up with them lazily, on their next refresh: lf_gen
+     * counts openings and endings; an open episode's evidence starts at
+     * lf_from_ns, an ended one lasted [lf_from_ns, lf_until_ns]. */
+    pthread_mutex_t guard_lock;
+    _Atomic uint64_t local_fault_seen_ns; /* last time the guard held */
+    _Atomic bool local_fault_open;        /* LOCAL_FAULT sent, not ENDED */
+    _Atomic uint32_t lf_gen;
+    _Atomic uint64_t lf_from_ns, lf_until_ns;
+    /* Bumped when a route's view changes what picks may take: lists
+     * remake their bitmaps. */
+    _Atomic uint64_t epoch;
+    _Atomic uint64_t probe_seq;    /* probes started, for tokens */
+    _Atomic uint64_t probe_strays; /* completions for no known probe */
     /* the router's own thread (wake_lock, a leaf) and the ticker */
     pthread_mutex_t wake_lock;
     pthread_cond_t wake; /* CLOCK_MONOTONIC */
@@ -666,8 +848,8 @@ struct fo_router {
     _Atomic bool thread_active; /* thread_running, for event delivery */
     bool ticking;               /* router lock */
     uint64_t wake_gen;
-    uint64_t picks, panic_picks, failed_picks;
-    uint64_t reports;
+    /* Counts of routes removed and plans freed, kept for the totals (L0). */
+    uint64_t gone_reports, gone_picks, gone_panic_picks, gone_failed_picks;
     struct fo__table routes; /* struct fo__route */
     struct fo__names route_names;
     uint64_t route_seq;      /* order of addition of routes */

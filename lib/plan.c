@@ -86,22 +86,49 @@ static void remove_at(struct fo__plan *p, uint32_t pos)
     p->count--;
 }
 
-static int reserve(fo_router *r, struct fo__plan *p)
+int fo__plan_reserve(fo_router *r, struct fo__plan *p, uint32_t n)
 {
     struct fo__entry *entries;
+    uint64_t *cand;
+    uint32_t *tier_end;
     uint32_t cap;
 
-    if (p->count < p->capacity)
+    if (p->count + n <= p->capacity)
         return FO_OK;
     cap = p->capacity ? p->capacity * 2 : 8;
+    while (cap < p->count + n)
+        cap *= 2;
     entries = fo__calloc(r, &r->allocator, cap, sizeof *entries);
-    if (entries == NULL)
+    cand = fo__calloc(r, &r->allocator, (cap + 63) / 64, sizeof *cand);
+    tier_end = fo__calloc(r, &r->allocator, cap, sizeof *tier_end);
+    if (entries == NULL || cand == NULL || tier_end == NULL) {
+        fo__free(r, &r->allocator, entries);
+        fo__free(r, &r->allocator, cand);
+        fo__free(r, &r->allocator, tier_end);
         return FO_ENOMEM;
+    }
+    /* Swapped under the list's lock: picks walk the entries under it. */
+    fo__plan_lock(p);
     if (p->count > 0)
         memcpy(entries, p->entries, p->count * sizeof *entries);
-    fo__free(r, &r->allocator, p->entries);
-    p->entries = entries;
+    {
+        struct fo__entry *old_entries = p->entries;
+        uint64_t *old_cand = p->cand;
+        uint32_t *old_tier_end = p->tier_end;
+
+        p->entries = entries;
+        p->cand = cand;
+        p->tier_end = tier_end;
+        entries = old_entries;
+        cand = old_cand;
+        tier_end = old_tier_end;
+    }
     p->capacity = cap;
+    p->cand_epoch = 0; /* remade at the next pick */
+    fo__plan_unlock(p);
+    fo__free(r, &r->allocator, entries);
+    fo__free(r, &r->allocator, cand);
+    fo__free(r, &r->allocator, tier_end);
     return FO_OK;
 }
 
@@ -110,8 +137,9 @@ int fo__plan_put(fo_router *r, struct fo__plan *p, struct fo__route *rt,
 {
     int index = fo__plan_find(p, rt);
     struct fo__entry e;
-    int rc;
 
+    (void)r;
+    p->cand_epoch = 0; /* its bitmap and tiers are remade at the next pick */
     if (index >= 0) {
         e = p->entries[index];
         if (e.priority == priority && e.cost == cost) {
@@ -124,11 +152,11 @@ int fo__plan_put(fo_router *r, struct fo__plan *p, struct fo__route *rt,
     } else {
         if (p->id != FO_PLAN_ID_NONE && p->count >= FO_PLAN_ROUTES_MAX)
             return FO_ELIMIT;
-        rc = reserve(r, p);
-        if (rc != FO_OK)
-            return rc;
+        if (p->count >= p->capacity)
+            return FO_ENOMEM; /* the caller reserves room first */
         memset(&e, 0, sizeof e);
         e.rt = rt;
+        e.id = rt->id;
         e.seq = p->id == FO_PLAN_ID_NONE ? rt->seq : p->next_seq++;
     }
     e.priority = priority;
@@ -145,6 +173,7 @@ bool fo__plan_drop(struct fo__plan *p, const struct fo__route *rt)
     if (index < 0)
         return false;
     remove_at(p, (uint32_t)index);
+    p->cand_epoch = 0;
     return true;
 }
 
@@ -182,11 +211,24 @@ static void resort(struct fo__plan *p)
     }
 }
 
-void fo__plan_release(fo_router *r, struct fo__plan *p)
+int fo__plan_obj_init(void *obj)
 {
+    struct fo__plan *p = obj;
+
+    atomic_init(&p->g_count, 0);
+    atomic_init(&p->g_enabled, 0);
+    atomic_init(&p->g_ejected, 0);
+    return pthread_mutex_init(&p->lock, NULL) == 0 ? FO_OK : FO_ESYS;
+}
+
+void fo__plan_obj_fini(fo_router *r, void *obj)
+{
+    struct fo__plan *p = obj;
+
     fo__free(r, &r->allocator, p->entries);
-    p->entries = NULL;
-    p->count = p->capacity = 0;
+    fo__free(r, &r->allocator, p->cand);
+    fo__free(r, &r->allocator, p->tier_end);
+    (void)pthread_mutex_destroy(&p->lock);
 }
 
 struct fo__plan *fo__plan_get(fo_router *r, fo_plan_id id)
@@ -196,14 +238,88 @@ struct fo__plan *fo__plan_get(fo_router *r, fo_plan_id id)
     return fo__table_get(r, &r->plans, id);
 }
 
+struct fo__plan *fo__plan_acquire(fo_router *r, fo_plan_id id)
+{
+    struct fo__plan *p;
+
+    if (id == FO_PLAN_ID_NONE) {
+        fo__plan_lock(&r->defplan);
+        return &r->defplan;
+    }
+    p = fo__table_find(r, &r->plans, id);
+    if (p == NULL)
+        return NULL;
+    fo__plan_lock(p);
+    if (p->id != id) {
+        /* Freed, or its slot holds another plan now. */
+        fo__plan_unlock(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Makes room in rt's list of plans. Router lock held. */
+static int lists_reserve(fo_router *r, struct fo__route *rt)
+{
+    struct fo__plan **lists;
+    uint32_t cap;
+
+    if (rt->plan_refs < rt->lists_cap)
+        return FO_OK;
+    cap = rt->lists_cap ? rt->lists_cap * 2 : 4;
+    lists = fo__calloc(r, &r->allocator, cap, sizeof *lists);
+    if (lists == NULL)
+        return FO_ENOMEM;
+    if (rt->plan_refs > 0)
+        memcpy(lists, rt->lists, rt->plan_refs * sizeof *lists);
+    /* Swapped under the route's lock: guards read it under that lock. */
+    fo__route_lock(rt);
+    fo__free(r, &r->allocator, rt->lists);
+    rt->lists = lists;
+    rt->lists_cap = cap;
+    fo__route_unlock(rt);
+    return FO_OK;
+}
+
+/* rt joins or leaves plan p's membership (both locks held). */
+static void join(struct fo__plan *p, struct fo__route *rt)
+{
+    rt->lists[rt->plan_refs++] = p;
+    fo__lists_join(p, rt, 1);
+}
+
+static void leave(struct fo__plan *p, struct fo__route *rt)
+{
+    for (uint32_t i = 0; i < rt->plan_refs; i++) {
+        if (rt->lists[i] == p) {
+            rt->lists[i] = rt->lists[--rt->plan_refs];
+            fo__lists_join(p, rt, -1);
+            return;
+        }
+    }
+}
+
 void fo__plans_forget_route(fo_router *r, struct fo__route *rt)
 {
-    for (uint32_t i = 0; i < r->plans.nslots && rt->plan_refs > 0; i++) {
-        struct fo__plan *p = r->plans.slots[i].obj;
+    struct fo__plan *def = &r->defplan;
 
-        if (p != NULL && fo__plan_drop(p, rt))
-            rt->plan_refs--;
+    while (rt->plan_refs > 0) {
+        struct fo__plan *p = rt->lists[rt->plan_refs - 1];
+
+        fo__plan_lock(p);
+        fo__route_lock(rt);
+        fo__plan_drop(p, rt);
+        leave(p, rt);
+        fo__route_unlock(rt);
+        fo__plan_unlock(p);
     }
+    fo__plan_lock(def);
+    fo__route_lock(rt);
+    fo__plan_drop(def, rt);
+    fo__lists_join(def, rt, -1);
+    rt->gstat = 0; /* counted nowhere now */
+    fo__route_unlock(rt);
+    fo__plan_unlock(def);
 }
 
 static bool policy_valid(fo_policy policy)
@@ -218,6 +334,7 @@ int fo_plan_new(fo_router *router, const char *name, fo_policy policy,
                 fo_plan_id *out)
 {
     struct fo__plan *p;
+    uint64_t id;
     size_t len;
     int rc = fo__enter(router);
 
@@ -239,16 +356,21 @@ int fo_plan_new(fo_router *router, const char *name, fo_policy policy,
         rc = fo__names_reserve(router, &router->plan_names);
     if (rc != FO_OK)
         goto out;
-    p = fo__calloc(router, &router->allocator, 1, sizeof *p);
-    if (p == NULL) {
-        rc = FO_ENOMEM;
-        goto out;
-    }
+    p = fo__table_insert(router, &router->plans, &id);
+    fo__plan_lock(p);
+    /* A slot's plan is reused: what it held was freed with it. */
     fo__name_set(&p->name, name, len);
     p->policy = (uint32_t)policy;
-    p->id = fo__table_insert(router, &router->plans, p);
+    p->count = 0;
+    p->next_seq = 0;
+    p->cand_epoch = 0;
+    p->wake_ns = 0;
+    p->panic = false;
+    p->panic_picks = p->picks = p->panic_total = p->failed_picks = 0;
+    p->id = id;
+    fo__plan_unlock(p);
     fo__names_link(&router->plan_names, &p->name);
-    *out = p->id;
+    *out = id;
 out:
     fo__unlock(router);
     return rc;
@@ -267,12 +389,22 @@ int fo_plan_free(fo_router *router, fo_plan_id plan)
     if (p == NULL) {
         rc = FO_ENOENT;
     } else {
-        for (uint32_t i = 0; i < p->count; i++)
-            p->entries[i].rt->plan_refs--;
+        fo__plan_lock(p);
+        for (uint32_t i = 0; i < p->count; i++) {
+            struct fo__route *rt = p->entries[i].rt;
+
+            fo__route_lock(rt);
+            leave(p, rt);
+            fo__route_unlock(rt);
+        }
+        p->count = 0;
+        router->gone_picks += p->picks;
+        router->gone_panic_picks += p->panic_total;
+        router->gone_failed_picks += p->failed_picks;
+        p->id = FO_PLAN_ID_NONE; /* picks that find it now see it gone */
+        fo__plan_unlock(p);
         fo__names_unlink(&router->plan_names, &p->name);
         fo__table_remove(&router->plans, plan);
-        fo__plan_release(router, p);
-        fo__free(router, &router->allocator, p);
     }
     fo__unlock(router);
     return rc;
@@ -292,7 +424,9 @@ int fo_plan_lookup(fo_router *router, const char *name, fo_plan_id *out)
     if (n == NULL)
         rc = FO_ENOENT;
     else
-        *out = ((struct fo__plan *)(void *)n)->id;
+        *out = ((struct fo__plan *)(void *)((char *)n -
+                                            offsetof(struct fo__plan, name)))
+                   ->id;
     fo__unlock(router);
     return rc;
 }
@@ -302,7 +436,6 @@ int fo_plan_set_route(fo_router *router, fo_plan_id plan, fo_route_id route,
 {
     struct fo__plan *p;
     struct fo__route *rt;
-    bool added;
     int rc = fo__enter(router);
 
     if (rc != FO_OK)
@@ -316,10 +449,24 @@ int fo_plan_set_route(fo_router *router, fo_plan_id plan, fo_route_id route,
     } else if (weight > FO_WEIGHT_MAX) {
         rc = FO_ERANGE;
     } else {
-        added = fo__plan_find(p, rt) < 0;
-        rc = fo__plan_put(router, p, rt, priority, weight, cost);
+        bool added = fo__plan_find(p, rt) < 0;
+
+        /* Room first: a failure changes nothing. */
+        if (added && p->count >= FO_PLAN_ROUTES_MAX)
+            rc = FO_ELIMIT;
         if (rc == FO_OK && added)
-            rt->plan_refs++;
+            rc = fo__plan_reserve(router, p, 1);
+        if (rc == FO_OK && added)
+            rc = lists_reserve(router, rt);
+        if (rc == FO_OK) {
+            fo__plan_lock(p);
+            fo__route_lock(rt);
+            (void)fo__plan_put(router, p, rt, priority, weight, cost);
+            if (added)
+                join(p, rt);
+            fo__route_unlock(rt);
+            fo__plan_unlock(p);
+        }
     }
     fo__unlock(router);
     return rc;
@@ -337,10 +484,16 @@ int fo_plan_unset_route(fo_router *router, fo_plan_id plan, fo_route_id route)
     p = plan == FO_PLAN_ID_NONE ? NULL
                                 : fo__table_get(router, &router->plans, plan);
     rt = fo__route_get(router, route);
-    if (p == NULL || rt == NULL || !fo__plan_drop(p, rt))
+    if (p == NULL || rt == NULL || fo__plan_find(p, rt) < 0) {
         rc = FO_ENOENT;
-    else
-        rt->plan_refs--;
+    } else {
+        fo__plan_lock(p);
+        fo__route_lock(rt);
+        fo__plan_drop(p, rt);
+        leave(p, rt);
+        fo__route_unlock(rt);
+        fo__plan_unlock(p);
+    }
     fo__unlock(router);
     return rc;
 }
@@ -358,9 +511,14 @@ int fo_plan_set_policy(fo_router *router, fo_plan_id plan, fo_policy policy)
     p = fo__plan_get(router, plan);
     if (p == NULL) {
         rc = FO_ENOENT;
-    } else if (p->policy != (uint32_t)policy) {
-        p->policy = (uint32_t)policy;
-        resort(p);
+    } else {
+        fo__plan_lock(p);
+        if (p->policy != (uint32_t)policy) {
+            p->policy = (uint32_t)policy;
+            resort(p);
+            p->cand_epoch = 0;
+        }
+        fo__plan_unlock(p);
     }
     fo__unlock(router);
     return rc;

@@ -94,24 +94,14 @@ static int resolve(const fo_probe_options *opts, struct fo__probe *p,
     return FO_OK;
 }
 
-/* xorshift64*, shared with hold-down jitter (lock held). */
-static uint64_t random64(fo_router *r)
+/* Draws the jitter of the next wait, in thousandths of it (the route's
+ * lock held). */
+static void draw_jitter(struct fo__route *rt, struct fo__probe *p)
 {
-    uint64_t x = r->rng;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    r->rng = x;
-    return x * 2685821657736338717ull;
-}
-
-/* Draws the jitter of the next wait, in thousandths of it. */
-static void draw_jitter(fo_router *r, struct fo__probe *p)
-{
-    p->jitter_pm = p->jitter_pct == 0
-                       ? 0
-                       : (uint32_t)(random64(r) % (p->jitter_pct * 10 + 1));
+    p->jitter_pm =
+        p->jitter_pct == 0
+            ? 0
+            : (uint32_t)(fo__random(&rt->rng) % (p->jitter_pct * 10 + 1));
 }
 
 uint64_t fo__probe_due(const struct fo__route *rt)
@@ -204,13 +194,24 @@ int fo_set_probe(fo_router *router, fo_route_id route, fo_probe_cb cb,
         goto out;
     }
     if (cb != NULL) {
+        struct fo__probe_counts *counts = NULL;
+
         p = fo__alloc(router, &router->allocator, sizeof *p);
         reg = fo__alloc(router, &router->allocator, sizeof *reg);
-        if (p == NULL || reg == NULL) {
+        if (rt->probes == NULL)
+            counts = fo__calloc(router, &router->allocator, 1, sizeof *counts);
+        if (p == NULL || reg == NULL ||
+            (rt->probes == NULL && counts == NULL)) {
             fo__free(router, &router->allocator, p);
             fo__free(router, &router->allocator, reg);
+            fo__free(router, &router->allocator, counts);
             rc = FO_ENOMEM;
             goto out;
+        }
+        if (counts != NULL) {
+            fo__route_lock(rt);
+            rt->probes = counts; /* from now on, for good */
+            fo__route_unlock(rt);
         }
         *p = conf;
         reg->cb = cb;
@@ -219,14 +220,18 @@ int fo_set_probe(fo_router *router, fo_route_id route, fo_probe_cb cb,
         reg->refs = 1;
         reg->next = NULL;
         p->reg = reg;
-        draw_jitter(router, p);
+    }
+    fo__route_lock(rt);
+    if (p != NULL) {
+        draw_jitter(rt, p);
         /* The first probe starts within the jitter of now. */
         p->first_due_ns =
             fo__add_sat(now, p->interval_ns / 1000 * p->jitter_pm);
-        draw_jitter(router, p);
+        draw_jitter(rt, p);
     }
     fo__probe_drop(router, rt, &destroy); /* a probe in flight goes stale */
     rt->probe = p;
+    fo__route_unlock(rt);
     fo__wake(router);
 out:
     fo__unlock(router);
@@ -243,15 +248,15 @@ static void conclude(fo_router *r, struct fo__route *rt, fo_result result,
     fo_result_class cls = fo_result_default_class(result);
 
     p->token = 0;
-    draw_jitter(r, p);
+    draw_jitter(rt, p);
     if (cls == FO_CLASS_NEUTRAL)
         return; /* abandoned: says nothing */
     if (expired)
-        rt->probes.timed_out++;
+        rt->probes->timed_out++;
     else if (cls == FO_CLASS_ROUTE_FAULT)
-        rt->probes.failed++;
+        rt->probes->failed++;
     else
-        rt->probes.answered++;
+        rt->probes->answered++;
     fo__health_probe(rt, r, cls != FO_CLASS_ROUTE_FAULT, result, now);
 }
 
@@ -259,57 +264,72 @@ int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
 {
     struct fo__route *rt = NULL;
     uint32_t index = FO__TOKEN_INDEX(token);
-    uint64_t now;
+    uint64_t now, seq = FO__TOKEN_SEQ(token);
     int rc = fo__enter(router);
 
     if (rc != FO_OK)
         return rc;
     if (!fo__result_valid((int)result))
         return FO_EINVAL;
-    now = fo__lock_now(router);
-    if (index < router->routes.nslots)
-        rt = router->routes.slots[index].obj;
-    if (rt != NULL && FO__TOKEN_SEQ(token) <= rt->probe_seq0)
-        rt = NULL; /* issued to a route that was removed since */
-    if (rt == NULL || token == 0 || FO__TOKEN_SEQ(token) > router->probe_seq) {
-        router->probe_strays++;
-        rc = FO_ENOENT;
-    } else if (rt->probe == NULL || rt->probe->token != token) {
+    now = fo__time(router);
+    if (token != 0 && seq <= atomic_load(&router->probe_seq) &&
+        index < fo__table_slots(&router->routes))
+        rt = fo__table_at(&router->routes, index);
+    if (rt != NULL) {
+        fo__route_lock(rt);
+        if (rt->id == FO_ROUTE_ID_NONE || seq <= rt->probe_seq0) {
+            /* Issued to a route that was removed since. */
+            fo__route_unlock(rt);
+            rt = NULL;
+        }
+    }
+    if (rt == NULL) {
+        atomic_fetch_add_explicit(&router->probe_strays, 1,
+                                  memory_order_relaxed);
+        return FO_ENOENT;
+    }
+    now = fo__route_now(rt, now);
+    if (rt->probe == NULL || rt->probe->token != token) {
         /* Concluded already: late if it was by its timeout (counted once),
          * else a second completion or one of a replaced registration's. */
-        if (token == rt->probes.timed_out_token) {
-            rt->probes.late++;
-            rt->probes.timed_out_token = 0;
+        if (rt->probes != NULL && token == rt->probes->timed_out_token) {
+            rt->probes->late++;
+            rt->probes->timed_out_token = 0;
         } else {
-            router->probe_strays++;
+            atomic_fetch_add_explicit(&router->probe_strays, 1,
+                                      memory_order_relaxed);
         }
         rc = FO_EALREADY;
     } else {
         conclude(router, rt, result, false, now);
         fo__wake(router);
     }
-    fo__unlock(router);
+    fo__route_unlock(rt);
+    fo__flush(router);
     return rc;
 }
 
 uint64_t fo__next_deadline_locked(fo_router *r)
 {
     uint64_t t = UINT64_MAX;
+    uint32_t n = fo__table_slots(&r->routes);
 
-    if (r->local_fault_open) /* its end is announced on time */
-        t = fo__add_sat(
-            fo__add_sat(r->local_fault_seen_ns, r->cfg.local_fault_window_ns),
-            1);
+    if (atomic_load(&r->local_fault_open)) /* its end is announced on time */
+        t = fo__add_sat(fo__add_sat(atomic_load(&r->local_fault_seen_ns),
+                                    r->cfg.local_fault_window_ns),
+                        1);
 
-    for (uint32_t i = 0; i < r->routes.nslots; i++) {
-        const struct fo__route *rt = r->routes.slots[i].obj;
+    for (uint32_t i = 0; i < n; i++) {
+        struct fo__route *rt = fo__table_at(&r->routes, i);
         uint64_t due;
 
-        if (rt == NULL)
+        if (rt == NULL || !fo__table_live(&r->routes, i))
             continue;
-        if (rt->health.next_event_ns < t)
-            t = rt->health.next_event_ns;
+        fo__route_lock(rt);
         due = fo__probe_due(rt);
+        if (rt->health.next_event_ns < due)
+            due = rt->health.next_event_ns;
+        fo__route_unlock(rt);
         if (due < t)
             t = due;
     }
@@ -355,6 +375,7 @@ int fo_router_next_timeout_ms(fo_router *router, int *out)
 }
 
 struct launch {
+    struct fo__route *rt;
     struct fo__probe_reg *reg;
     fo_route_id route;
     fo_probe_token token;
@@ -368,40 +389,47 @@ struct launch {
 static uint32_t tick_pass(fo_router *r, uint64_t now, struct launch *batch,
                           bool *more)
 {
-    uint32_t n = 0;
+    uint32_t n = 0, slots = fo__table_slots(&r->routes);
 
     *more = false;
     fo__local_fault_lapse(r, now);
-    for (uint32_t i = 0; i < r->routes.nslots; i++) {
-        struct fo__route *rt = r->routes.slots[i].obj;
+    for (uint32_t i = 0; i < slots; i++) {
+        struct fo__route *rt = fo__table_at(&r->routes, i);
         struct fo__probe *p;
+        uint64_t t;
 
-        if (rt == NULL)
+        if (rt == NULL || !fo__table_live(&r->routes, i))
             continue;
-        fo__health_refresh(&rt->health, r, now);
+        fo__route_lock(rt);
+        t = fo__route_now(rt, now);
+        fo__health_refresh(&rt->health, r, t);
         p = rt->probe;
         if (p == NULL || p->reg == NULL)
-            continue;
-        if (p->token != 0 && now >= p->deadline_ns) {
-            rt->probes.timed_out_token = p->token;
-            conclude(r, rt, FO_RESULT_TIMEOUT, true, now);
+            goto next;
+        if (p->token != 0 && t >= p->deadline_ns) {
+            rt->probes->timed_out_token = p->token;
+            conclude(r, rt, FO_RESULT_TIMEOUT, true, t);
         }
-        if (p->token != 0 || now < fo__probe_due(rt))
-            continue;
+        if (p->token != 0 || t < fo__probe_due(rt))
+            goto next;
         if (n == FO__TICK_BATCH) {
             *more = true;
-            continue;
+            goto next;
         }
-        r->probe_seq++;
-        p->token = (r->probe_seq << FO__TOKEN_INDEX_BITS) | i;
-        p->started_ns = now != 0 ? now : 1;
-        p->deadline_ns = fo__add_sat(now, p->timeout_ns);
-        rt->probes.sent++;
+        p->token =
+            ((atomic_fetch_add(&r->probe_seq, 1) + 1) << FO__TOKEN_INDEX_BITS) |
+            i;
+        p->started_ns = t != 0 ? t : 1;
+        p->deadline_ns = fo__add_sat(t, p->timeout_ns);
+        rt->probes->sent++;
         p->reg->refs++;
+        batch[n].rt = rt;
         batch[n].reg = p->reg;
         batch[n].route = rt->id;
         batch[n].token = p->token;
         n++;
+    next:
+        fo__route_unlock(rt);
     }
     return n;
 }
@@ -436,8 +464,11 @@ int fo_router_tick(fo_router *router)
             fo__cb_leave(&frame);
         }
         fo__lock(router);
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i++) {
+            fo__route_lock(batch[i].rt);
             unref(batch[i].reg, &destroy);
+            fo__route_unlock(batch[i].rt);
+        }
     } while (more);
     router->ticking = false;
     fo__unlock(router);

@@ -103,8 +103,9 @@ static void classify_evidence(const fo_router *r, const struct fo__route *rt,
     }
     /* Placed before a suspected local fault ended, reported after it:
      * what happened to it belongs to the fault, not to the route. */
-    if (!r->local_fault_open &&
-        fo__attempt_lfgen(attempt, index) != (uint16_t)r->lf_gen)
+    if (!atomic_load_explicit(&r->local_fault_open, memory_order_relaxed) &&
+        fo__attempt_lfgen(attempt, index) !=
+            (uint16_t)atomic_load_explicit(&r->lf_gen, memory_order_relaxed))
         o->evidence = FO__EVIDENCE_STALE;
 }
 
@@ -136,12 +137,11 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
     o.latency_ns = report->latency_ns;
     o.retry_after_ns = report->retry_after_ns;
 
-    now = fo__lock_now(router);
-    rt = fo__route_get(router, route);
-    if (rt == NULL) {
-        rc = FO_ENOENT;
-        goto out;
-    }
+    now = fo__time(router);
+    rt = fo__route_acquire(router, route);
+    if (rt == NULL)
+        return FO_ENOENT;
+    now = fo__route_now(rt, now);
     if (attempt != NULL) {
         index = fo__attempt_find(attempt, route);
         if (index >= 0 && fo__attempt_reported(attempt, index)) {
@@ -163,7 +163,6 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
             index = fo__attempt_append(attempt, router, route);
         fo__attempt_mark_reported(attempt, index);
     }
-    router->reports++;
     rt->counters.results[o.result]++;
     rt->counters.classes[o.cls]++;
     if (o.evidence == FO__EVIDENCE_STALE)
@@ -177,7 +176,8 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
             fo__wake(router); /* a timer the router's thread must see */
     }
 out:
-    fo__unlock(router);
+    fo__route_unlock(rt);
+    fo__flush(router);
     return rc;
 }
 

@@ -1,7 +1,6 @@
 /*
- * The route table: slots with generation-tagged ids, a name index and the
- * selection order. All functions here run with the router lock held,
- * except the public entry points, which take it.
+ * Routes: adding, changing and removing them (router lock, then the
+ * lists' and the route's own), and the calls on one route (its lock only).
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,11 +12,71 @@ struct fo__route *fo__route_get(fo_router *router, fo_route_id id)
     return fo__table_get(router, &router->routes, id);
 }
 
+struct fo__route *fo__route_acquire(fo_router *r, fo_route_id id)
+{
+    struct fo__route *rt = fo__table_find(r, &r->routes, id);
+
+    if (rt == NULL || id == FO_ROUTE_ID_NONE)
+        return NULL;
+    fo__route_lock(rt);
+    if (rt->id != id) {
+        /* Removed, or its slot holds another route now. */
+        fo__route_unlock(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+int fo__route_obj_init(void *obj)
+{
+    struct fo__route *rt = obj;
+
+    atomic_init(&rt->view, 0);
+    atomic_init(&rt->view_next_ns, UINT64_MAX);
+    atomic_init(&rt->view_ramp_ns, 0);
+    atomic_init(&rt->view_fault_ns, 0);
+    atomic_init(&rt->view_ok_ns, 0);
+    atomic_init(&rt->view_ejected_ns, 0);
+    atomic_init(&rt->picks, 0);
+    return pthread_mutex_init(&rt->lock, NULL) == 0 ? FO_OK : FO_ESYS;
+}
+
+void fo__route_obj_fini(fo_router *r, void *obj)
+{
+    struct fo__route *rt = obj;
+
+    fo__free(r, &r->allocator, rt->lists);
+    fo__free(r, &r->allocator, rt->probes);
+    (void)pthread_mutex_destroy(&rt->lock);
+}
+
+/* Everything of a route but its lock and its allocations, fresh. */
+static void route_reset(struct fo__route *rt)
+{
+    struct fo__plan **lists = rt->lists;
+    uint32_t lists_cap = rt->lists_cap;
+    struct fo__probe_counts *probes = rt->probes;
+    size_t from = offsetof(struct fo__route, name);
+    size_t to = offsetof(struct fo__route, view);
+
+    memset((char *)rt + from, 0, to - from);
+    rt->lists = lists;
+    rt->lists_cap = lists_cap;
+    rt->probes = probes;
+    if (probes != NULL)
+        memset(probes, 0, sizeof *probes);
+    atomic_store_explicit(&rt->picks, 0, memory_order_relaxed);
+    atomic_store_explicit(&rt->view_fault_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&rt->view_ok_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&rt->view_ejected_ns, 0, memory_order_relaxed);
+}
+
 int fo_route_add(fo_router *router, const char *name, uint32_t priority,
                  uint32_t weight, uint32_t cost, fo_route_id *out)
 {
     struct fo__route *rt;
-    uint64_t now;
+    struct fo__plan *def = &router->defplan;
+    uint64_t now, id;
     size_t len;
     int rc = fo__enter(router);
 
@@ -44,31 +103,31 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
     rc = fo__table_reserve(router, &router->routes);
     if (rc == FO_OK)
         rc = fo__names_reserve(router, &router->route_names);
+    if (rc == FO_OK)
+        rc = fo__plan_reserve(router, def, 1);
     if (rc != FO_OK)
         goto out;
-    rt = fo__calloc(router, &router->allocator, 1, sizeof *rt);
-    if (rt == NULL) {
-        rc = FO_ENOMEM;
-        goto out;
-    }
-    rt->seq = router->route_seq;
-    rt->probe_seq0 = router->probe_seq;
+    /* Nothing below can fail. */
+    rt = fo__table_insert(router, &router->routes, &id);
+    fo__plan_lock(def);
+    fo__route_lock(rt);
+    route_reset(rt);
+    rt->seq = router->route_seq++;
+    rt->probe_seq0 = atomic_load(&router->probe_seq);
     rt->priority = priority;
     rt->weight = weight;
     rt->cost = cost;
-    rc = fo__plan_put(router, &router->defplan, rt, priority, weight, cost);
-    if (rc != FO_OK) {
-        fo__free(router, &router->allocator, rt);
-        goto out;
-    }
-    /* Nothing below can fail. */
-    router->route_seq++;
+    rt->now_ns = now;
+    rt->rng = fo__route_seed(router);
     fo__name_set(&rt->name, name, len);
     fo__health_init(&rt->health, now);
-    rt->health.lf_gen_seen = router->lf_gen; /* no episode to catch up */
-    rt->id = fo__table_insert(router, &router->routes, rt);
+    rt->health.lf_gen_seen = atomic_load(&router->lf_gen); /* none to catch */
+    rt->id = id;
+    (void)fo__plan_put(router, def, rt, priority, weight, cost);
+    fo__lists_join(def, rt, 1); /* a member; its share comes with publish */
+    fo__route_publish(router, rt);
     fo__names_link(&router->route_names, &rt->name);
-    *out = rt->id;
+    *out = id;
     {
         struct fo__event_rec e;
 
@@ -82,6 +141,8 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
             fo__event_push(router, &e);
         }
     }
+    fo__route_unlock(rt);
+    fo__plan_unlock(def);
 out:
     fo__unlock(router);
     return rc;
@@ -103,10 +164,15 @@ int fo_route_update(fo_router *router, fo_route_id route, uint32_t priority,
         rc = FO_ERANGE;
     } else {
         /* The entry exists, so this moves it without allocating. */
-        fo__plan_put(router, &router->defplan, rt, priority, weight, cost);
+        fo__plan_lock(&router->defplan);
+        fo__route_lock(rt);
+        (void)fo__plan_put(router, &router->defplan, rt, priority, weight,
+                           cost);
         rt->priority = priority;
         rt->weight = weight;
         rt->cost = cost;
+        fo__route_unlock(rt);
+        fo__plan_unlock(&router->defplan);
     }
     fo__unlock(router);
     return rc;
@@ -128,6 +194,8 @@ int fo_route_remove(fo_router *router, fo_route_id route)
     } else {
         struct fo__event_rec e;
 
+        fo__route_lock(rt);
+        now = fo__route_now(rt, now);
         fo__health_refresh(&rt->health, router, now); /* as it leaves */
         if (fo__event_begin(router, &e, FO_EVENT_ROUTE_REMOVED, FO_LOG_INFO,
                             now)) {
@@ -135,12 +203,17 @@ int fo_route_remove(fo_router *router, fo_route_id route)
             snprintf(e.text, sizeof e.text, "removed");
             fo__event_push(router, &e);
         }
-        fo__names_unlink(&router->route_names, &rt->name);
-        fo__plan_drop(&router->defplan, rt);
-        fo__plans_forget_route(router, rt);
+        /* Gone from here on: calls that find it by id see it gone, picks
+         * that still find it in a list pass it over. */
         fo__probe_drop(router, rt, &destroy);
+        for (int k = 0; k <= FO__RESULT_MAX; k++)
+            router->gone_reports += rt->counters.results[k];
+        rt->id = FO_ROUTE_ID_NONE;
+        fo__route_publish(router, rt);
+        fo__route_unlock(rt);
+        fo__plans_forget_route(router, rt);
+        fo__names_unlink(&router->route_names, &rt->name);
         fo__table_remove(&router->routes, route);
-        fo__free(router, &router->allocator, rt);
         fo__wake(router);
     }
     fo__unlock(router);
@@ -162,7 +235,9 @@ int fo_route_lookup(fo_router *router, const char *name, fo_route_id *out)
     if (n == NULL)
         rc = FO_ENOENT;
     else
-        *out = ((struct fo__route *)(void *)n)->id;
+        *out = ((struct fo__route *)(void *)((char *)n -
+                                             offsetof(struct fo__route, name)))
+                   ->id;
     fo__unlock(router);
     return rc;
 }
@@ -177,8 +252,7 @@ int fo_route_get_name(fo_router *router, fo_route_id route, char *buf,
         return rc;
     if (buf == NULL || size == 0)
         return FO_EINVAL;
-    fo__lock(router);
-    rt = fo__route_get(router, route);
+    rt = fo__route_acquire(router, route);
     if (rt == NULL) {
         rc = FO_ENOENT;
     } else if (rt->name.len >= size) {
@@ -188,8 +262,30 @@ int fo_route_get_name(fo_router *router, fo_route_id route, char *buf,
     } else {
         memcpy(buf, rt->name.text, rt->name.len + 1);
     }
-    fo__unlock(router);
+    if (rt != NULL)
+        fo__route_unlock(rt);
     return rc;
+}
+
+/* The route, locked, at router time now (refreshed), or NULL. */
+static struct fo__route *acquire_now(fo_router *r, fo_route_id id,
+                                     uint64_t *now)
+{
+    uint64_t t = fo__time(r);
+    struct fo__route *rt = fo__route_acquire(r, id);
+
+    if (rt == NULL)
+        return NULL;
+    *now = fo__route_now(rt, t);
+    fo__health_refresh(&rt->health, r, *now);
+    return rt;
+}
+
+/* Unlocks a route after a call that may have queued events. */
+static void release(fo_router *r, struct fo__route *rt)
+{
+    fo__route_unlock(rt);
+    fo__flush(r);
 }
 
 int fo_route_get_state(fo_router *router, fo_route_id route,
@@ -203,16 +299,12 @@ int fo_route_get_state(fo_router *router, fo_route_id route,
         return rc;
     if (out == NULL)
         return FO_EINVAL;
-    now = fo__lock_now(router);
-    rt = fo__route_get(router, route);
-    if (rt == NULL) {
-        rc = FO_ENOENT;
-    } else {
-        fo__health_refresh(&rt->health, router, now);
-        *out = (fo_route_state)rt->health.state;
-    }
-    fo__unlock(router);
-    return rc;
+    rt = acquire_now(router, route, &now);
+    if (rt == NULL)
+        return FO_ENOENT;
+    *out = (fo_route_state)rt->health.state;
+    release(router, rt);
+    return FO_OK;
 }
 
 int fo_route_set_admin(fo_router *router, fo_route_id route, fo_admin admin)
@@ -226,16 +318,13 @@ int fo_route_set_admin(fo_router *router, fo_route_id route, fo_admin admin)
     if (admin != FO_ADMIN_ENABLED && admin != FO_ADMIN_DRAINING &&
         admin != FO_ADMIN_DISABLED)
         return FO_EINVAL;
-    now = fo__lock_now(router);
-    rt = fo__route_get(router, route);
+    rt = acquire_now(router, route, &now);
     if (rt == NULL)
-        rc = FO_ENOENT;
-    else
-        fo__health_set_admin(&rt->health, router, admin, now);
-    if (rt != NULL)
-        fo__wake(router);
-    fo__unlock(router);
-    return rc;
+        return FO_ENOENT;
+    fo__health_set_admin(&rt->health, router, admin, now);
+    fo__wake(router);
+    release(router, rt);
+    return FO_OK;
 }
 
 #define FO__DRILL_MAX_NS (24ull * 3600 * FO_SECOND_NS)
@@ -248,17 +337,16 @@ int fo_route_drill(fo_router *router, fo_route_id route, uint64_t duration_ns)
 
     if (rc != FO_OK)
         return rc;
-    now = fo__lock_now(router);
-    rt = fo__route_get(router, route);
+    rt = acquire_now(router, route, &now);
     if (rt == NULL)
-        rc = FO_ENOENT;
-    else if (duration_ns > FO__DRILL_MAX_NS)
+        return FO_ENOENT;
+    if (duration_ns > FO__DRILL_MAX_NS) {
         rc = FO_ERANGE;
-    else
+    } else {
         fo__health_drill(&rt->health, router, duration_ns, now);
-    if (rt != NULL)
         fo__wake(router);
-    fo__unlock(router);
+    }
+    release(router, rt);
     return rc;
 }
 
@@ -273,16 +361,13 @@ int fo_route_signal(fo_router *router, fo_route_id route, fo_signal signal)
     if (signal < FO_SIGNAL_REGISTRATION_LOST ||
         signal > FO_SIGNAL_KEEPALIVE_RESTORED)
         return FO_EINVAL;
-    now = fo__lock_now(router);
-    rt = fo__route_get(router, route);
+    rt = acquire_now(router, route, &now);
     if (rt == NULL)
-        rc = FO_ENOENT;
-    else
-        fo__health_signal(&rt->health, router, signal, now);
-    if (rt != NULL)
-        fo__wake(router);
-    fo__unlock(router);
-    return rc;
+        return FO_ENOENT;
+    fo__health_signal(&rt->health, router, signal, now);
+    fo__wake(router);
+    release(router, rt);
+    return FO_OK;
 }
 
 int fo_route_get_reason(fo_router *router, fo_route_id route, fo_reason *reason,
@@ -296,26 +381,22 @@ int fo_route_get_reason(fo_router *router, fo_route_id route, fo_reason *reason,
         return rc;
     if (text != NULL && size == 0)
         return FO_EINVAL;
-    now = fo__lock_now(router);
-    rt = fo__route_get(router, route);
-    if (rt == NULL) {
-        rc = FO_ENOENT;
-    } else {
-        fo__health_refresh(&rt->health, router, now);
-        if (reason != NULL)
-            *reason = (fo_reason)rt->health.reason;
-        if (text != NULL) {
-            size_t len = strnlen(rt->health.text, sizeof rt->health.text);
+    rt = acquire_now(router, route, &now);
+    if (rt == NULL)
+        return FO_ENOENT;
+    if (reason != NULL)
+        *reason = (fo_reason)rt->health.reason;
+    if (text != NULL) {
+        size_t len = strnlen(rt->health.text, sizeof rt->health.text);
 
-            if (len >= size) {
-                len = size - 1;
-                rc = FO_ERANGE;
-            }
-            memcpy(text, rt->health.text, len);
-            text[len] = '\0';
+        if (len >= size) {
+            len = size - 1;
+            rc = FO_ERANGE;
         }
+        memcpy(text, rt->health.text, len);
+        text[len] = '\0';
     }
-    fo__unlock(router);
+    release(router, rt);
     return rc;
 }
 

@@ -31,7 +31,15 @@ static int sync_init(fo_router *r)
     (void)pthread_condattr_destroy(&attr);
     if (pthread_cond_init(&r->ev.idle, NULL) != 0)
         goto no_idle;
+    if (pthread_mutex_init(&r->guard_lock, NULL) != 0)
+        goto no_guard;
+    if (fo__plan_obj_init(&r->defplan) != FO_OK)
+        goto no_defplan;
     return FO_OK;
+no_defplan:
+    (void)pthread_mutex_destroy(&r->guard_lock);
+no_guard:
+    (void)pthread_cond_destroy(&r->ev.idle);
 no_idle:
     (void)pthread_cond_destroy(&r->wake);
 no_wake:
@@ -72,9 +80,11 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
     r->allocator = allocator;
     r->tag = atomic_fetch_add_explicit(&fo__next_tag, 1, memory_order_relaxed);
     r->id_salt = (uint32_t)(r->tag & ((1u << FO__ID_SALT_BITS) - 1));
-    r->panic = cfg.panic;
-    fo__table_init(&r->routes, 0, cfg.max_routes);
-    fo__table_init(&r->plans, FO__ID_KIND_PLAN, 65535);
+    atomic_init(&r->panic, cfg.panic);
+    fo__table_init(&r->routes, 0, cfg.max_routes, sizeof(struct fo__route),
+                   fo__route_obj_init, fo__route_obj_fini);
+    fo__table_init(&r->plans, FO__ID_KIND_PLAN, 65535, sizeof(struct fo__plan),
+                   fo__plan_obj_init, fo__plan_obj_fini);
     r->defplan.id = FO_PLAN_ID_NONE;
     r->defplan.policy = cfg.policy;
     for (int res = 0; res <= FO__RESULT_MAX; res++)
@@ -106,25 +116,18 @@ int fo_router_free(fo_router *router)
     if (fo__cb_active(router, ~0u))
         return FO_EBUSY;
     (void)fo_router_stop_thread(router);
-    for (uint32_t i = 0; i < router->routes.nslots; i++) {
-        struct fo__route *rt = router->routes.slots[i].obj;
+    for (uint32_t i = 0; i < fo__table_slots(&router->routes); i++) {
+        struct fo__route *rt = fo__table_at(&router->routes, i);
         struct fo__probe_reg *destroy = NULL;
 
         if (rt == NULL)
             continue;
+        fo__lock(router); /* the allocator runs under the lock */
         fo__probe_drop(router, rt, &destroy);
+        fo__unlock(router);
         fo__probe_destroy_list(router, destroy);
-        fo__free(router, &router->allocator, rt);
     }
-    for (uint32_t i = 0; i < router->plans.nslots; i++) {
-        struct fo__plan *p = router->plans.slots[i].obj;
-
-        if (p != NULL) {
-            fo__plan_release(router, p);
-            fo__free(router, &router->allocator, p);
-        }
-    }
-    fo__plan_release(router, &router->defplan);
+    fo__plan_obj_fini(router, &router->defplan);
     fo__table_release(router, &router->routes);
     fo__table_release(router, &router->plans);
     fo__names_release(router, &router->route_names);
@@ -133,6 +136,7 @@ int fo_router_free(fo_router *router)
     (void)pthread_cond_destroy(&router->ev.idle);
     (void)pthread_cond_destroy(&router->wake);
     (void)pthread_mutex_destroy(&router->ev.lock);
+    (void)pthread_mutex_destroy(&router->guard_lock);
     (void)pthread_mutex_destroy(&router->wake_lock);
     (void)pthread_mutex_destroy(&router->clock_lock);
     (void)pthread_mutex_destroy(&router->lock);
@@ -216,6 +220,12 @@ static uint64_t mix_plan(uint64_t h, const struct fo__plan *p)
     h = mix(h, p->next_seq);
     h = mix(h, p->panic);
     h = mix(h, p->panic_picks);
+    h = mix(h, p->picks);
+    h = mix(h, p->panic_total);
+    h = mix(h, p->failed_picks);
+    h = mix(h, atomic_load(&((struct fo__plan *)(uintptr_t)p)->g_count));
+    h = mix(h, atomic_load(&((struct fo__plan *)(uintptr_t)p)->g_enabled));
+    h = mix(h, atomic_load(&((struct fo__plan *)(uintptr_t)p)->g_ejected));
     for (uint32_t i = 0; i < p->count; i++) {
         const struct fo__entry *e = &p->entries[i];
 
@@ -232,29 +242,65 @@ static uint64_t mix_plan(uint64_t h, const struct fo__plan *p)
     return h;
 }
 
+/* Locks every list and route (L0 held), in the order of the locks. */
+static void lock_all(fo_router *r, bool lock)
+{
+    uint32_t np = fo__table_slots(&r->plans);
+    uint32_t nr = fo__table_slots(&r->routes);
+
+    if (lock)
+        fo__plan_lock(&r->defplan);
+    for (uint32_t i = 0; i < np; i++) {
+        struct fo__plan *p = fo__table_at(&r->plans, i);
+
+        if (p != NULL) {
+            if (lock)
+                fo__plan_lock(p);
+            else
+                fo__plan_unlock(p);
+        }
+    }
+    if (!lock)
+        fo__plan_unlock(&r->defplan);
+    for (uint32_t i = 0; i < nr; i++) {
+        struct fo__route *rt = fo__table_at(&r->routes, i);
+
+        if (rt != NULL) {
+            if (lock)
+                fo__route_lock(rt);
+            else
+                fo__route_unlock(rt);
+        }
+    }
+}
+
 uint64_t fo__router_digest(fo_router *router)
 {
     const struct fo__table *t = &router->routes;
     uint64_t h = 14695981039346656037ull;
+    uint32_t nr, np;
 
     fo__lock(router);
+    lock_all(router, true);
+    nr = fo__table_slots(t);
+    np = fo__table_slots(&router->plans);
     h = mix(h, router->cfg.hold_down_ns);
     h = mix(h, router->cfg.consecutive_faults);
     h = mix(h, router->cfg.max_attempts);
     h = mix(h, router->cfg.max_routes);
     h = mix(h, router->rng);
-    h = mix(h, router->panic);
-    h = mix(h, router->local_fault_seen_ns);
-    h = mix(h, router->picks);
-    h = mix(h, router->panic_picks);
-    h = mix(h, router->failed_picks);
-    h = mix(h, router->probe_seq);
-    h = mix(h, router->probe_strays);
-    h = mix(h, router->reports);
-    h = mix(h, router->local_fault_open);
-    h = mix(h, router->lf_gen);
-    h = mix(h, router->lf_from_ns);
-    h = mix(h, router->lf_until_ns);
+    h = mix(h, atomic_load(&router->panic));
+    h = mix(h, atomic_load(&router->local_fault_seen_ns));
+    h = mix(h, router->gone_picks);
+    h = mix(h, router->gone_panic_picks);
+    h = mix(h, router->gone_failed_picks);
+    h = mix(h, router->gone_reports);
+    h = mix(h, atomic_load(&router->probe_seq));
+    h = mix(h, atomic_load(&router->probe_strays));
+    h = mix(h, atomic_load(&router->local_fault_open));
+    h = mix(h, atomic_load(&router->lf_gen));
+    h = mix(h, atomic_load(&router->lf_from_ns));
+    h = mix(h, atomic_load(&router->lf_until_ns));
     /* Events: a rejected call queues none and changes no callback. */
     (void)pthread_mutex_lock(&router->ev.lock);
     h = mix(h, router->ev.seq);
@@ -267,21 +313,22 @@ uint64_t fo__router_digest(fo_router *router)
     for (size_t i = 0; i < sizeof router->sip_override; i++)
         h = mix(h, atomic_load(&router->sip_override[i]));
     h = mix(h, t->count);
-    h = mix(h, t->nslots);
+    h = mix(h, nr);
     h = mix(h, t->free_head);
     h = mix(h, router->route_seq);
     h = mix_plan(h, &router->defplan);
-    for (uint32_t i = 0; i < router->plans.nslots; i++) {
-        h = mix(h, router->plans.slots[i].gen);
-        if (router->plans.slots[i].obj != NULL)
-            h = mix_plan(h, router->plans.slots[i].obj);
-    }
-    for (uint32_t i = 0; i < t->nslots; i++) {
-        const struct fo__route *rt = t->slots[i].obj;
+    for (uint32_t i = 0; i < np; i++) {
+        const struct fo__plan *p = fo__table_at(&router->plans, i);
 
-        h = mix(h, t->slots[i].gen);
-        h = mix(h, t->slots[i].next_free);
-        if (rt == NULL)
+        h = mix(h, fo__table_live(&router->plans, i));
+        if (p != NULL && fo__table_live(&router->plans, i))
+            h = mix_plan(h, p);
+    }
+    for (uint32_t i = 0; i < nr; i++) {
+        const struct fo__route *rt = fo__table_at(t, i);
+
+        h = mix(h, fo__table_live(t, i));
+        if (rt == NULL || !fo__table_live(t, i))
             continue;
         h = mix(h, rt->id);
         h = mix(h, rt->seq);
@@ -289,13 +336,15 @@ uint64_t fo__router_digest(fo_router *router)
         h = mix(h, rt->weight);
         h = mix(h, rt->cost);
         h = mix(h, rt->plan_refs);
+        h = mix(h, rt->gstat);
         h = mix(h, rt->last_fault_ns);
         h = mix(h, rt->last_ok_ns);
+        h = mix(h, rt->rng);
         for (int k = 0; k <= FO__RESULT_MAX; k++)
             h = mix(h, rt->counters.results[k]);
         for (int k = 0; k <= FO_CLASS_ROUTE_FAULT; k++)
             h = mix(h, rt->counters.classes[k]);
-        h = mix(h, rt->counters.picks);
+        h = mix(h, atomic_load(&((struct fo__route *)(uintptr_t)rt)->picks));
         h = mix(h, rt->counters.trial_picks);
         h = mix(h, rt->counters.panic_picks);
         h = mix(h, rt->counters.stale);
@@ -323,16 +372,16 @@ uint64_t fo__router_digest(fo_router *router)
             h = mix(h, p->deadline_ns);
             h = mix(h, p->first_due_ns);
         }
-        h = mix(h, rt->probes.sent);
-        h = mix(h, rt->probes.answered);
-        h = mix(h, rt->probes.failed);
-        h = mix(h, rt->probes.timed_out);
-        h = mix(h, rt->probes.late);
-        h = mix(h, rt->probes.timed_out_token);
-        for (int k = 0; k <= FO__RESULT_MAX; k++)
-            h = mix(h, rt->counters.results[k]);
-        h = mix(h, rt->counters.picks);
+        if (rt->probes != NULL) {
+            h = mix(h, rt->probes->sent);
+            h = mix(h, rt->probes->answered);
+            h = mix(h, rt->probes->failed);
+            h = mix(h, rt->probes->timed_out);
+            h = mix(h, rt->probes->late);
+            h = mix(h, rt->probes->timed_out_token);
+        }
     }
+    lock_all(router, false);
     fo__unlock(router);
     return h;
 }

@@ -16,12 +16,32 @@
  * guard keeps in service although they fail; and, with the best-effort
  * panic policy, the least-bad route out of service. Every route passed
  * over can be explained to the caller (fo_pick.skipped).
+ *
+ * Two ways to the same choice, both under the list's lock only:
+ *
+ * - The fast way (fo_pick_route()): a bitmap of the list's entries worth
+ *   looking at (ordinary routes in service or in trial, as their views
+ *   last said) finds the first usable tier without walking what is out,
+ *   and reads the routes' published views, taking a route's own lock only
+ *   to take a trial slot or to apply a change that is due. The bitmap is
+ *   remade when a route's view changes what may be picked (the router's
+ *   epoch) or when the first route out may come back (wake_ns).
+ * - The full way, for explanations (fo_pick_route_ex()) and when no
+ *   ordinary route is left (fallbacks, panic): every route is looked at
+ *   under its own lock, in order.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* fo__entry.sflags: what the full way saw of the entry's route. */
+#define S_STATE    0x07u /* fo_route_state */
+#define S_TRIED    0x08u /* this attempt tried it */
+#define S_PICKABLE 0x10u /* in service, or in trial with a free slot */
+#define S_GUARDED  0x20u
+#define S_GONE     0x40u /* removed meanwhile: not there at all */
 
 struct picker {
     fo_router *r;
@@ -34,12 +54,38 @@ struct picker {
     fo_skip spill;
     /* the least-bad route out of service, for the panic policy */
     struct fo__entry *worst_best;
+    bool worst_in_trial;
+    uint64_t worst_until;
+    uint32_t worst_penalty;
     /* a route this attempt tried that could be picked: the list is not
      * in panic even when the attempt has nowhere good left to go */
     struct fo__entry *eligible_tried;
-    bool worst_in_trial;
-    uint64_t worst_until;
 };
+
+/* Marks of entries passed over for now but usable as fallbacks; noted in
+ * the explanation once the pick is decided, unless chosen. */
+enum { MARK_NONE, MARK_RAMPING, MARK_BACKUP, MARK_GUARDED };
+/* Marks value for a candidate in the first pass. */
+#define MARK_CANDIDATE 0xff
+
+static bool tried(const fo_attempt *a, fo_route_id id)
+{
+    return a != NULL && fo__attempt_find(a, id) >= 0;
+}
+
+/* Weight share while ramping up, in thousandths (1000 = full). */
+static uint32_t ramp(uint64_t since, const struct fo__config *c, uint64_t now)
+{
+    uint64_t elapsed, floor;
+
+    if (since == 0 || c->slow_start_ns == 0)
+        return 1000;
+    elapsed = now > since ? now - since : 0;
+    if (elapsed >= c->slow_start_ns)
+        return 1000;
+    floor = (uint64_t)c->slow_start_floor_pct * 10;
+    return (uint32_t)(floor + (1000 - floor) * elapsed / c->slow_start_ns);
+}
 
 static uint64_t earliest_slot(const struct fo__health *h)
 {
@@ -52,32 +98,43 @@ static uint64_t earliest_slot(const struct fo__health *h)
 }
 
 /* Why a route that cannot be picked now cannot, and until when. */
-static fo_skip_reason out_reason(const struct fo__health *h,
-                                 const struct fo__config *c, uint64_t *until)
+static fo_skip_reason out_reason(fo_route_state state)
 {
-    *until = 0;
-    switch (h->state) {
+    switch (state) {
     case FO_STATE_EJECTED:
-        if (h->hold_cause != FO__HOLD_REGISTRATION)
-            *until = h->hold_down_until_ns;
         return FO_SKIP_EJECTED;
     case FO_STATE_SUPPRESSED:
-        *until = fo__damp_reuse_at(&h->damp, c);
         return FO_SKIP_SUPPRESSED;
     case FO_STATE_DISABLED:
         return FO_SKIP_DISABLED;
     case FO_STATE_DRAINING:
         return FO_SKIP_DRAINING;
     case FO_STATE_DRILL:
-        *until = h->drill_until_ns;
         return FO_SKIP_DRILL;
     default:
-        *until = earliest_slot(h);
         return FO_SKIP_TRIAL_FULL;
     }
 }
 
-static void note(struct picker *pk, const struct fo__route *rt,
+static uint64_t out_until(const struct fo__health *h,
+                          const struct fo__config *c)
+{
+    switch (h->state) {
+    case FO_STATE_EJECTED:
+        return h->hold_cause != FO__HOLD_REGISTRATION ? h->hold_down_until_ns
+                                                      : 0;
+    case FO_STATE_SUPPRESSED:
+        return fo__damp_reuse_at(&h->damp, c);
+    case FO_STATE_DRILL:
+        return h->drill_until_ns;
+    case FO_STATE_TRIAL:
+        return earliest_slot(h);
+    default:
+        return 0;
+    }
+}
+
+static void note(struct picker *pk, const struct fo__entry *e,
                  fo_skip_reason reason, uint64_t until)
 {
     fo_pick *o = pk->out;
@@ -87,27 +144,19 @@ static void note(struct picker *pk, const struct fo__route *rt,
         fo_skip *s = pk->nskipped < o->skipped_capacity
                          ? &o->skipped[pk->nskipped]
                          : &pk->spill;
-        double penalty =
-            rt->health.damp.penalty > 0
-                ? fo__damp_value(&rt->health.damp, &pk->r->cfg, pk->now)
-                : 0;
 
-        s->route = rt->id;
+        s->route = e->id;
         s->reason = reason;
         s->until_ns = until;
-        s->penalty =
-            penalty >= 4294967295.0 ? UINT32_MAX : (uint32_t)(penalty + 0.5);
+        s->penalty = e->penalty;
     }
     pk->nskipped++;
 }
 
-/* Considers a route out of service as the least-bad one for panic: a route
- * in trial first, then the one back soonest, then the lower penalty.
- * Operators' states are never overridden. */
 /* A route noted as passed over was chosen after all (the panic pick): take
  * it out of the explanation. Only the panic candidate is noted before the
  * decision, and it is the last out-of-service route noted or earlier. */
-static void unnote(struct picker *pk, const struct fo__route *rt)
+static void unnote(struct picker *pk, const struct fo__entry *e)
 {
     fo_pick *o = pk->out;
     uint32_t n;
@@ -118,7 +167,7 @@ static void unnote(struct picker *pk, const struct fo__route *rt)
     n = pk->nskipped + 1 < o->skipped_capacity ? pk->nskipped + 1
                                                : o->skipped_capacity;
     for (uint32_t i = 0; i < n; i++) {
-        if (o->skipped[i].route == rt->id) {
+        if (o->skipped[i].route == e->id) {
             memmove(&o->skipped[i], &o->skipped[i + 1],
                     (n - i - 1) * sizeof *o->skipped);
             /* A full array: the first one that did not fit takes the
@@ -130,6 +179,14 @@ static void unnote(struct picker *pk, const struct fo__route *rt)
     }
 }
 
+/* ---- the full way ----------------------------------------------------------
+ */
+
+/*
+ * Considers a route out of service as the least-bad one for panic: a route
+ * in trial first, then the one back soonest, then the lower penalty.
+ * Operators' states are never overridden. Route lock held.
+ */
 static void consider_worst(struct picker *pk, struct fo__entry *e)
 {
     const struct fo__health *h = &e->rt->health;
@@ -156,64 +213,85 @@ static void consider_worst(struct picker *pk, struct fo__entry *e)
         if (pk->worst_in_trial == trial) {
             if (until > pk->worst_until)
                 return;
-            if (until == pk->worst_until &&
-                fo__damp_value(&h->damp, c, pk->now) >=
-                    fo__damp_value(&pk->worst_best->rt->health.damp, c,
-                                   pk->now))
+            if (until == pk->worst_until && e->penalty >= pk->worst_penalty)
                 return;
         }
     }
     pk->worst_best = e;
     pk->worst_in_trial = trial;
     pk->worst_until = until;
+    pk->worst_penalty = e->penalty;
 }
 
-/* Weight share while ramping up, in thousandths (1000 = full). */
-static uint32_t ramp(struct fo__health *h, const struct fo__config *c,
-                     uint64_t now)
+/* Looks at every route of the list under its own lock and keeps what the
+ * choice needs in the entries' scratch. List lock held. */
+static void scan(struct picker *pk, struct fo__plan *p)
 {
-    uint64_t elapsed, floor;
+    const struct fo__config *c = &pk->r->cfg;
 
-    if (h->ramp_since_ns == 0)
-        return 1000;
-    elapsed = now > h->ramp_since_ns ? now - h->ramp_since_ns : 0;
-    if (c->slow_start_ns == 0 || elapsed >= c->slow_start_ns) {
-        h->ramp_since_ns = 0;
-        return 1000;
+    for (uint32_t k = 0; k < p->count; k++) {
+        struct fo__entry *e = &p->entries[k];
+        struct fo__route *rt = e->rt;
+        struct fo__health *h = &rt->health;
+        uint64_t now;
+        double penalty;
+
+        fo__route_lock(rt);
+        if (rt->id == FO_ROUTE_ID_NONE) {
+            e->sflags = S_GONE;
+            e->mark = MARK_NONE;
+            fo__route_unlock(rt);
+            continue;
+        }
+        now = fo__route_now(rt, pk->now);
+        fo__health_refresh(h, pk->r, now);
+        penalty = h->damp.penalty > 0 ? fo__damp_value(&h->damp, c, now) : 0;
+        e->penalty =
+            penalty >= 4294967295.0 ? UINT32_MAX : (uint32_t)(penalty + 0.5);
+        e->sflags = (uint8_t)(h->state & S_STATE);
+        if (fo__health_pickable(h, c->trial_concurrency))
+            e->sflags |= S_PICKABLE;
+        if (h->guarded)
+            e->sflags |= S_GUARDED;
+        e->share = (uint16_t)ramp(h->ramp_since_ns, c, pk->now);
+        e->mark = MARK_NONE;
+        if (tried(pk->attempt, e->id)) {
+            e->sflags |= S_TRIED;
+            e->until = 0;
+        } else if ((e->sflags & S_PICKABLE) == 0) {
+            e->until = out_until(h, c);
+            consider_worst(pk, e);
+        } else {
+            /* When slow start ends, for explanations. */
+            e->until = h->ramp_since_ns != 0
+                           ? fo__add_sat(h->ramp_since_ns, c->slow_start_ns)
+                           : 0;
+        }
+        fo__route_unlock(rt);
     }
-    floor = (uint64_t)c->slow_start_floor_pct * 10;
-    return (uint32_t)(floor + (1000 - floor) * elapsed / c->slow_start_ns);
 }
-
-/* Marks of entries passed over for now but usable as fallbacks; noted in
- * the explanation once the pick is decided, unless chosen. */
-enum { MARK_NONE, MARK_RAMPING, MARK_BACKUP, MARK_GUARDED };
 
 /*
  * Smooth weighted round robin over one tier [i, end) among the entries
- * that pass `want`; returns the winner (or NULL) and whether every
- * candidate is ramping up.
+ * marked want. Returns the winner (its current weight already reduced by
+ * the total), or NULL. *all_ramping: every candidate is ramping up.
  */
-static struct fo__entry *swrr_tier(struct picker *pk, struct fo__plan *p,
-                                   uint32_t i, uint32_t end, uint8_t want,
-                                   bool *all_ramping)
+static struct fo__entry *swrr_tier(struct fo__plan *p, uint32_t i, uint32_t end,
+                                   uint8_t want, bool *all_ramping)
 {
-    const struct fo__config *c = &pk->r->cfg;
     struct fo__entry *best = NULL;
     int64_t total = 0;
 
     *all_ramping = true;
     for (uint32_t k = i; k < end; k++) {
         struct fo__entry *e = &p->entries[k];
-        uint32_t share;
         int64_t w;
 
         if (e->mark != want)
             continue;
-        share = ramp(&e->rt->health, c, pk->now);
-        if (share >= 1000)
+        if (e->share >= 1000)
             *all_ramping = false;
-        w = (int64_t)e->weight * share / 1000;
+        w = (int64_t)e->weight * e->share / 1000;
         if (w < 1)
             w = 1;
         e->swrr += w;
@@ -226,14 +304,20 @@ static struct fo__entry *swrr_tier(struct picker *pk, struct fo__plan *p,
     return best;
 }
 
-/* Marks value for a candidate in the first pass. */
-#define MARK_CANDIDATE 0xff
+static uint32_t tier_end(const struct fo__plan *p, uint32_t i)
+{
+    uint32_t end = i + 1;
+
+    while (end < p->count &&
+           fo__plan_same_tier(p, &p->entries[i], &p->entries[end]))
+        end++;
+    return end;
+}
 
 static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
                                 uint32_t *flags, uint32_t *scanned)
 {
     fo_router *r = pk->r;
-    const struct fo__config *c = &r->cfg;
     struct fo__entry *backup = NULL, *ramping = NULL;
     bool any_guarded = false;
     uint32_t i = 0;
@@ -242,56 +326,46 @@ static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
     while (i < p->count) {
         struct fo__entry *best;
         bool all_ramping;
-        uint32_t end = i + 1;
+        uint32_t end = tier_end(p, i);
 
-        while (end < p->count &&
-               fo__plan_same_tier(p, &p->entries[i], &p->entries[end]))
-            end++;
         for (uint32_t k = i; k < end; k++) {
             struct fo__entry *e = &p->entries[k];
-            struct fo__health *h = &e->rt->health;
-            uint64_t until;
 
             e->mark = MARK_NONE;
-            fo__health_refresh(h, r, pk->now);
-            if (pk->attempt != NULL &&
-                fo__attempt_find(pk->attempt, e->rt->id) >= 0) {
-                note(pk, e->rt, FO_SKIP_TRIED, 0);
-                if (pk->eligible_tried == NULL &&
-                    fo__health_pickable(h, c->trial_concurrency))
+            if (e->sflags & S_GONE) {
+                continue;
+            } else if (e->sflags & S_TRIED) {
+                note(pk, e, FO_SKIP_TRIED, 0);
+                if (pk->eligible_tried == NULL && (e->sflags & S_PICKABLE))
                     pk->eligible_tried = e;
-            } else if (!fo__health_pickable(h, c->trial_concurrency)) {
-                fo_skip_reason why = out_reason(h, c, &until);
-
-                note(pk, e->rt, why, until);
-                consider_worst(pk, e);
+            } else if ((e->sflags & S_PICKABLE) == 0) {
+                note(pk, e, out_reason((fo_route_state)(e->sflags & S_STATE)),
+                     e->until);
             } else if (e->weight == 0) {
                 e->mark = MARK_BACKUP;
                 if (backup == NULL)
                     backup = e;
-            } else if (h->guarded) {
+            } else if (e->sflags & S_GUARDED) {
                 e->mark = MARK_GUARDED;
                 any_guarded = true;
             } else {
                 e->mark = MARK_CANDIDATE;
             }
         }
-        best = swrr_tier(pk, p, i, end, MARK_CANDIDATE, &all_ramping);
+        best = swrr_tier(p, i, end, MARK_CANDIDATE, &all_ramping);
         for (uint32_t k = i; k < end; k++)
             if (p->entries[k].mark == MARK_CANDIDATE)
                 p->entries[k].mark = MARK_NONE;
         if (best != NULL) {
-            uint32_t share = ramp(&best->rt->health, c, pk->now);
-
             if (!all_ramping) {
-                if (share < 1000)
+                if (best->share < 1000)
                     *flags |= FO_PICK_SLOW_START;
                 *scanned = end;
                 return best;
             }
             /* Only ramping routes here: each takes its share of the picks
              * and leaves the rest to the next tier. */
-            best->credit += share;
+            best->credit += best->share;
             if (best->credit >= 1000) {
                 best->credit -= 1000;
                 *flags |= FO_PICK_SLOW_START;
@@ -316,14 +390,11 @@ static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
         /* Failing routes kept in service: shared by weight, tier by tier,
          * like ordinary ones. */
         for (i = 0; i < p->count;) {
-            uint32_t end = i + 1;
+            uint32_t end = tier_end(p, i);
             struct fo__entry *best;
             bool all_ramping;
 
-            while (end < p->count &&
-                   fo__plan_same_tier(p, &p->entries[i], &p->entries[end]))
-                end++;
-            best = swrr_tier(pk, p, i, end, MARK_GUARDED, &all_ramping);
+            best = swrr_tier(p, i, end, MARK_GUARDED, &all_ramping);
             if (best != NULL) {
                 *flags |= FO_PICK_GUARDED;
                 return best;
@@ -331,7 +402,9 @@ static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
             i = end;
         }
     }
-    if (pk->worst_best != NULL && r->panic == FO_PANIC_BEST_EFFORT) {
+    if (pk->worst_best != NULL &&
+        atomic_load_explicit(&r->panic, memory_order_relaxed) ==
+            FO_PANIC_BEST_EFFORT) {
         *flags |= FO_PICK_PANIC;
         return pk->worst_best;
     }
@@ -343,8 +416,6 @@ static struct fo__entry *choose(struct picker *pk, struct fo__plan *p,
 static void note_fallbacks(struct picker *pk, struct fo__plan *p,
                            uint32_t scanned, const struct fo__entry *chosen)
 {
-    const struct fo__config *c = &pk->r->cfg;
-
     for (uint32_t k = 0; k < scanned; k++) {
         struct fo__entry *e = &p->entries[k];
         uint8_t mark = e->mark;
@@ -353,14 +424,163 @@ static void note_fallbacks(struct picker *pk, struct fo__plan *p,
         if (mark == MARK_NONE || e == chosen)
             continue;
         if (mark == MARK_BACKUP)
-            note(pk, e->rt, FO_SKIP_BACKUP, 0);
+            note(pk, e, FO_SKIP_BACKUP, 0);
         else if (mark == MARK_GUARDED)
-            note(pk, e->rt, FO_SKIP_GUARDED, 0);
+            note(pk, e, FO_SKIP_GUARDED, 0);
         else
-            note(pk, e->rt, FO_SKIP_SLOW_START,
-                 e->rt->health.ramp_since_ns + c->slow_start_ns);
+            note(pk, e, FO_SKIP_SLOW_START, e->until);
     }
 }
+
+/* ---- the fast way ---------------------------------------------------------
+ */
+
+static bool candidate_view(uint64_t v, const struct fo__entry *e)
+{
+    fo_route_state st = (fo_route_state)(v & FO__V_STATE);
+
+    return (v & FO__V_LIVE) != 0 && (v & FO__V_GUARDED) == 0 &&
+           e->weight != 0 && (st == FO_STATE_UP || st == FO_STATE_TRIAL);
+}
+
+/* A route's view, after applying a change that is due (its lock taken for
+ * that only). */
+static uint64_t current_view(fo_router *r, struct fo__route *rt, uint64_t now)
+{
+    if (now >= atomic_load_explicit(&rt->view_next_ns, memory_order_acquire) ||
+        fo__view_lf_stale(r, rt)) {
+        fo__route_lock(rt);
+        if (rt->id != FO_ROUTE_ID_NONE)
+            fo__health_refresh(&rt->health, r, fo__route_now(rt, now));
+        fo__route_unlock(rt);
+    }
+    return atomic_load_explicit(&rt->view, memory_order_acquire);
+}
+
+/* Remakes the list's bitmap of entries worth looking at, its tiers, and
+ * when a route out may come back. List lock held. */
+static void remake(fo_router *r, struct fo__plan *p, uint64_t now)
+{
+    uint64_t epoch = atomic_load_explicit(&r->epoch, memory_order_acquire);
+    uint64_t wake = UINT64_MAX;
+    uint32_t words = (p->count + 63) / 64;
+
+    memset(p->cand, 0, words * sizeof *p->cand);
+    for (uint32_t i = 0; i < p->count;) {
+        uint32_t end = tier_end(p, i);
+
+        for (uint32_t k = i; k < end; k++) {
+            struct fo__entry *e = &p->entries[k];
+            uint64_t v = current_view(r, e->rt, now);
+
+            p->tier_end[k] = end;
+            if (candidate_view(v, e))
+                p->cand[k / 64] |= 1ull << (k % 64);
+            else if (e->weight != 0) {
+                uint64_t next = atomic_load_explicit(&e->rt->view_next_ns,
+                                                     memory_order_relaxed);
+
+                if (next < wake)
+                    wake = next;
+            }
+        }
+        i = end;
+    }
+    p->cand_epoch = epoch != 0 ? epoch : 1;
+    p->wake_ns = wake;
+}
+
+/* The index of the first entry at or after k worth looking at, or count. */
+static uint32_t next_cand(const struct fo__plan *p, uint32_t k)
+{
+    uint32_t w = k / 64;
+    uint64_t bits;
+
+    if (k >= p->count)
+        return p->count;
+    bits = p->cand[w] & (~0ull << (k % 64));
+    for (;;) {
+        if (bits != 0) {
+            uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+
+            return i < p->count ? i : p->count;
+        }
+        if (++w >= (p->count + 63) / 64)
+            return p->count;
+        bits = p->cand[w];
+    }
+}
+
+/*
+ * The choice the full way would make when an ordinary route (or a ramping
+ * one) is left, from the bitmap and the views; NULL when none is: the full
+ * way decides then. List lock held.
+ */
+static struct fo__entry *choose_fast(fo_router *r, struct fo__plan *p,
+                                     const fo_attempt *attempt, uint64_t now,
+                                     uint32_t *flags)
+{
+    const struct fo__config *c = &r->cfg;
+    struct fo__entry *ramping = NULL;
+    uint64_t epoch = atomic_load_explicit(&r->epoch, memory_order_acquire);
+
+    if (p->cand_epoch != epoch || now >= p->wake_ns)
+        remake(r, p, now);
+    for (uint32_t i = next_cand(p, 0); i < p->count;) {
+        uint32_t end = p->tier_end[i];
+        struct fo__entry *best = NULL;
+        int64_t total = 0;
+        bool all_ramping = true;
+
+        for (uint32_t k = i; k < end; k = next_cand(p, k + 1)) {
+            struct fo__entry *e = &p->entries[k];
+            uint64_t v = current_view(r, e->rt, now);
+            uint32_t share;
+            int64_t w;
+
+            if (!candidate_view(v, e) ||
+                ((v & FO__V_STATE) == FO_STATE_TRIAL && FO__V_SLOTS(v) == 0) ||
+                tried(attempt, e->id))
+                continue;
+            share = ramp(atomic_load_explicit(&e->rt->view_ramp_ns,
+                                              memory_order_relaxed),
+                         c, now);
+            if (share >= 1000)
+                all_ramping = false;
+            e->share = (uint16_t)share;
+            w = (int64_t)e->weight * share / 1000;
+            if (w < 1)
+                w = 1;
+            e->swrr += w;
+            total += w;
+            if (best == NULL || e->swrr > best->swrr)
+                best = e;
+        }
+        if (best != NULL) {
+            best->swrr -= total;
+            if (!all_ramping) {
+                if (best->share < 1000)
+                    *flags |= FO_PICK_SLOW_START;
+                return best;
+            }
+            best->credit += best->share;
+            if (best->credit >= 1000) {
+                best->credit -= 1000;
+                *flags |= FO_PICK_SLOW_START;
+                return best;
+            }
+            if (ramping == NULL)
+                ramping = best;
+        }
+        i = next_cand(p, end);
+    }
+    if (ramping != NULL)
+        *flags |= FO_PICK_SLOW_START;
+    return ramping;
+}
+
+/* ---- panic and the pick ---------------------------------------------------
+ */
 
 #define FO__PICK_SIZE_0_1 (offsetof(fo_pick, reserved) + sizeof(uint32_t))
 _Static_assert(FO__PICK_SIZE_0_1 == sizeof(fo_pick),
@@ -371,7 +591,7 @@ _Static_assert(FO__PICK_SIZE_0_1 == sizeof(fo_pick),
  * Panic of a list: no route in it can be picked, whatever the attempt has
  * tried. A pick that finds none starts it; the list's next pick that finds
  * one (chosen, or tried already by that attempt) ends it. eligible: such a
- * route, or NULL.
+ * route, or NULL. List lock held.
  */
 static void panic_watch(fo_router *r, struct fo__plan *p,
                         const struct fo__entry *chosen,
@@ -397,12 +617,14 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
             return;
         e->plan = p->id;
         if (chosen != NULL) {
+            fo__route_lock(chosen->rt);
             fo__event_route(r, e, chosen->rt, now);
             fo__textf(
                 e->text, sizeof e->text,
                 "no route eligible in %s; taking the least-bad, %s (%s)", list,
                 chosen->rt->name.text,
                 fo_route_state_name((fo_route_state)chosen->rt->health.state));
+            fo__route_unlock(chosen->rt);
         } else {
             fo__textf(e->text, sizeof e->text,
                       "no route eligible in %s; picks fail (panic policy "
@@ -412,12 +634,12 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
         fo__event_push(r, e);
         return;
     }
-    if (!p->panic)
-        return;
     p->panic = false;
     if (fo__event_begin(r, e, FO_EVENT_PANIC_ENDED, FO_LOG_INFO, now)) {
         e->plan = p->id;
+        fo__route_lock(eligible->rt);
         fo__event_route(r, e, eligible->rt, now);
+        fo__route_unlock(eligible->rt);
         e->count = p->panic_picks;
         fo__textf(e->text, sizeof e->text,
                   "%s eligible again in %s after %" PRIu64 " picks in panic",
@@ -427,14 +649,85 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
     p->panic_picks = 0;
 }
 
+/*
+ * Takes the chosen route for the attempt: a trial slot if it is in trial,
+ * the counts, what the attempt must remember. List lock held. False if the
+ * route is no longer what the choice saw (a report changed it meanwhile):
+ * choose again.
+ */
+static bool take(fo_router *r, struct fo__entry *chosen, uint32_t *flags,
+                 uint64_t now, fo_attempt *attempt)
+{
+    struct fo__route *rt = chosen->rt;
+    uint16_t info = 0;
+    uint64_t v = atomic_load_explicit(&rt->view, memory_order_acquire);
+    fo_route_state st = (fo_route_state)(v & FO__V_STATE);
+
+    if ((*flags & FO_PICK_PANIC) || st == FO_STATE_TRIAL) {
+        struct fo__health *h = &rt->health;
+
+        fo__route_lock(rt);
+        now = fo__route_now(rt, now);
+        if (rt->id == FO_ROUTE_ID_NONE) {
+            fo__route_unlock(rt);
+            return false;
+        } else if (*flags & FO_PICK_PANIC) {
+            rt->counters.panic_picks++;
+            info = (uint16_t)(FO__PICK_PANIC |
+                              ((h->trial_epoch & FO__PICK_EPOCH_MASK)
+                               << FO__PICK_EPOCH_SHIFT));
+        } else if (h->state == FO_STATE_TRIAL &&
+                   fo__health_pickable(h, r->cfg.trial_concurrency)) {
+            int slot = fo__health_take_slot(h, r, now);
+
+            rt->counters.trial_picks++;
+            *flags |= FO_PICK_TRIAL;
+            info = (uint16_t)(FO__PICK_TRIAL |
+                              ((unsigned)slot << FO__PICK_SLOT_SHIFT) |
+                              ((h->slot_gen[slot] & 0x7u)
+                               << FO__PICK_SLOTGEN_SHIFT) |
+                              ((h->trial_epoch & FO__PICK_EPOCH_MASK)
+                               << FO__PICK_EPOCH_SHIFT));
+            fo__wake(r); /* the slot's expiry is a new deadline */
+        } else if (h->state != FO_STATE_UP) {
+            fo__route_unlock(rt);
+            return false;
+        } else {
+            info = (uint16_t)((h->ejections & FO__PICK_EPOCH_MASK)
+                              << FO__PICK_EPOCH_SHIFT);
+        }
+        fo__route_unlock(rt);
+    } else {
+        /* In service: remember which service period it was. */
+        info = (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT);
+    }
+    atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed) !=
+            0 &&
+        fo__add_sat(
+            atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed),
+            r->cfg.local_fault_window_ns) >= now)
+        *flags |= FO_PICK_LOCAL_FAULT;
+    if (attempt != NULL) {
+        int index = fo__attempt_append(attempt, r, chosen->id);
+
+        fo__attempt_set_info(attempt, index, info);
+        fo__attempt_set_lfgen(
+            attempt, index,
+            (uint16_t)atomic_load_explicit(&r->lf_gen, memory_order_relaxed));
+    }
+    return true;
+}
+
 static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
                 fo_route_id *route_out, uint32_t *flags_out)
 {
     struct picker pk;
     struct fo__plan *plan;
     struct fo__entry *chosen;
-    uint32_t flags = 0, scanned = 0;
-    int rc = FO_OK;
+    uint32_t flags, scanned = 0;
+    uint64_t now;
+    int rc = FO_OK, tries = 0;
 
     if (attempt != NULL && fo__attempt_check(attempt, router) != FO_OK)
         return FO_EINVAL;
@@ -442,77 +735,71 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
         fo__attempt_count(attempt) >= router->cfg.max_attempts)
         return FO_ELIMIT;
 
+    now = fo__time(router);
+    fo__local_fault_lapse(router, now);
+    plan = fo__plan_acquire(router, attempt != NULL
+                                        ? attempt->fo_private_[FO__ATT_PLAN]
+                                        : FO_PLAN_ID_NONE);
+    if (plan == NULL) {
+        if (out != NULL)
+            out->skipped_count = 0;
+        return FO_ENOENT;
+    }
+again:
+    flags = 0;
+    chosen = NULL;
+    if (out == NULL)
+        chosen = choose_fast(router, plan, attempt, now, &flags);
+    if (chosen != NULL) {
+        if (!take(router, chosen, &flags, now, attempt)) {
+            if (++tries < 3)
+                goto again;
+            chosen = NULL; /* let the full way settle it */
+        } else {
+            goto picked;
+        }
+    }
+    /* The full way: explanations wanted, or no ordinary route left. */
     memset(&pk, 0, sizeof pk);
     pk.r = router;
     pk.attempt = attempt;
     pk.out = out;
-    pk.now = fo__lock_now(router);
-    fo__local_fault_lapse(router, pk.now);
-    plan = fo__plan_get(router, attempt != NULL
-                                    ? attempt->fo_private_[FO__ATT_PLAN]
-                                    : FO_PLAN_ID_NONE);
-    if (plan == NULL) {
-        rc = FO_ENOENT;
-        goto out;
-    }
+    pk.now = now;
+    flags = 0;
+    scan(&pk, plan);
     chosen = choose(&pk, plan, &flags, &scanned);
     if (chosen == pk.worst_best && chosen != NULL) {
         /* The panic pick was noted as out of service: take it back. */
-        unnote(&pk, chosen->rt);
+        unnote(&pk, chosen);
     }
     note_fallbacks(&pk, plan, scanned, chosen);
+    if (out != NULL)
+        out->skipped_count = pk.nskipped;
+    if (chosen != NULL && !take(router, chosen, &flags, now, attempt)) {
+        /* A report took it out between the scan and now: the rare race of
+         * a route in its last trial slot. The call finds no route now. */
+        chosen = NULL;
+    }
     panic_watch(router, plan, chosen,
                 chosen != NULL && (flags & FO_PICK_PANIC) == 0
                     ? chosen
                     : pk.eligible_tried,
-                pk.now);
-    router->picks++;
+                now);
+picked:
+    plan->picks++;
     if (chosen == NULL) {
-        router->failed_picks++;
+        plan->failed_picks++;
         rc = FO_ENOROUTE;
     } else {
-        struct fo__route *rt = chosen->rt;
-        struct fo__health *h = &rt->health;
-        uint16_t info = (uint16_t)((h->trial_epoch & FO__PICK_EPOCH_MASK)
-                                   << FO__PICK_EPOCH_SHIFT);
-
-        if (flags & FO_PICK_PANIC) {
-            router->panic_picks++;
-            rt->counters.panic_picks++;
-            info |= FO__PICK_PANIC;
-        } else if (h->state == FO_STATE_TRIAL) {
-            int slot = fo__health_take_slot(h, router, pk.now);
-
-            fo__wake(router); /* the slot's expiry is a new deadline */
-            flags |= FO_PICK_TRIAL;
-            rt->counters.trial_picks++;
-            info |= (uint16_t)(FO__PICK_TRIAL |
-                               ((unsigned)slot << FO__PICK_SLOT_SHIFT) |
-                               ((h->slot_gen[slot] & 0x7u)
-                                << FO__PICK_SLOTGEN_SHIFT));
-        } else {
-            /* In service: remember which service period it was. */
-            info = (uint16_t)((h->ejections & FO__PICK_EPOCH_MASK)
-                              << FO__PICK_EPOCH_SHIFT);
-        }
-        if (router->local_fault_seen_ns != 0 &&
-            fo__add_sat(router->local_fault_seen_ns,
-                        router->cfg.local_fault_window_ns) >= pk.now)
-            flags |= FO_PICK_LOCAL_FAULT;
-        rt->counters.picks++;
-        if (attempt != NULL) {
-            int index = fo__attempt_append(attempt, router, rt->id);
-
-            fo__attempt_set_info(attempt, index, info);
-            fo__attempt_set_lfgen(attempt, index, (uint16_t)router->lf_gen);
-        }
-        *route_out = rt->id;
+        if (flags & FO_PICK_PANIC)
+            plan->panic_total++;
+        else if (plan->panic)
+            panic_watch(router, plan, chosen, chosen, now);
+        *route_out = chosen->id;
         *flags_out = flags;
     }
-out:
-    if (out != NULL)
-        out->skipped_count = pk.nskipped;
-    fo__unlock(router);
+    fo__plan_unlock(plan);
+    fo__flush(router);
     return rc;
 }
 

@@ -117,19 +117,33 @@ void fo__route_snapshot(fo_router *r, struct fo__route *rt, uint64_t now,
     for (int i = 0; i <= FO_CLASS_ROUTE_FAULT; i++)
         s->classes[i] = rt->counters.classes[i];
     s->stale_reports = rt->counters.stale;
-    s->picks = rt->counters.picks;
+    s->picks = atomic_load_explicit(&rt->picks, memory_order_relaxed);
     s->trial_picks = rt->counters.trial_picks;
     s->panic_picks = rt->counters.panic_picks;
-    s->probes_sent = rt->probes.sent;
-    s->probes_answered = rt->probes.answered;
-    s->probes_failed = rt->probes.failed;
-    s->probes_timed_out = rt->probes.timed_out;
-    s->probes_late = rt->probes.late;
+    if (rt->probes != NULL) {
+        s->probes_sent = rt->probes->sent;
+        s->probes_answered = rt->probes->answered;
+        s->probes_failed = rt->probes->failed;
+        s->probes_timed_out = rt->probes->timed_out;
+        s->probes_late = rt->probes->late;
+    }
+}
+
+/* A list's share of the totals (L1 taken here). */
+static void add_list(struct fo__plan *p, fo_router_stats *s)
+{
+    fo__plan_lock(p);
+    s->lists_in_panic += p->panic ? 1 : 0;
+    s->picks += p->picks;
+    s->panic_picks += p->panic_total;
+    s->no_route_picks += p->failed_picks;
+    fo__plan_unlock(p);
 }
 
 void fo__router_snapshot(fo_router *r, uint64_t now, fo_router_stats *s)
 {
-    const struct fo__plan *def = &r->defplan;
+    uint32_t n = fo__table_slots(&r->routes);
+    uint64_t seen;
 
     fo__local_fault_lapse(r, now);
     memset(s, 0, sizeof *s);
@@ -137,30 +151,34 @@ void fo__router_snapshot(fo_router *r, uint64_t now, fo_router_stats *s)
     s->now_ns = now;
     s->routes = r->routes.count;
     s->plans = r->plans.count;
-    for (uint32_t i = 0; i < def->count; i++) {
-        struct fo__health *h = &def->entries[i].rt->health;
+    s->reports = r->gone_reports;
+    for (uint32_t i = 0; i < n; i++) {
+        struct fo__route *rt = fo__table_at(&r->routes, i);
 
-        fo__health_refresh(h, r, now);
-        s->routes_in_state[h->state]++;
+        if (rt == NULL || !fo__table_live(&r->routes, i))
+            continue;
+        fo__route_lock(rt);
+        fo__health_refresh(&rt->health, r, fo__route_now(rt, now));
+        s->routes_in_state[rt->health.state]++;
+        for (int k = 0; k <= FO__RESULT_MAX; k++)
+            s->reports += rt->counters.results[k];
+        fo__route_unlock(rt);
     }
-    s->lists_in_panic = def->panic ? 1 : 0;
-    for (uint32_t i = 0; i < r->plans.nslots; i++) {
-        const struct fo__plan *p = r->plans.slots[i].obj;
-
-        if (p != NULL && p->panic)
-            s->lists_in_panic++;
-    }
-    if (r->local_fault_seen_ns != 0 &&
-        fo__add_sat(r->local_fault_seen_ns, r->cfg.local_fault_window_ns) >=
-            now)
+    s->picks = r->gone_picks;
+    s->panic_picks = r->gone_panic_picks;
+    s->no_route_picks = r->gone_failed_picks;
+    add_list(&r->defplan, s);
+    n = fo__table_slots(&r->plans);
+    for (uint32_t i = 0; i < n; i++)
+        if (fo__table_live(&r->plans, i))
+            add_list(fo__table_at(&r->plans, i), s);
+    seen = atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed);
+    if (seen != 0 && fo__add_sat(seen, r->cfg.local_fault_window_ns) >= now)
         s->flags |= FO_ROUTER_STATS_LOCAL_FAULT;
     if (atomic_load_explicit(&r->thread_active, memory_order_acquire))
         s->flags |= FO_ROUTER_STATS_THREAD;
-    s->picks = r->picks;
-    s->panic_picks = r->panic_picks;
-    s->no_route_picks = r->failed_picks;
-    s->reports = r->reports;
-    s->probe_strays = r->probe_strays;
+    s->probe_strays =
+        atomic_load_explicit(&r->probe_strays, memory_order_relaxed);
     (void)pthread_mutex_lock(&r->ev.lock);
     s->events_delivered = r->ev.delivered;
     s->events_dropped = r->ev.dropped;
@@ -180,16 +198,15 @@ int fo_route_get_stats(fo_router *router, fo_route_id route,
     if (out == NULL || out->size < FO__ROUTE_STATS_SIZE_0_1 ||
         out->size > FO__STATS_SIZE_MAX)
         return FO_EINVAL;
-    now = fo__lock_now(router);
-    rt = fo__route_get(router, route);
+    now = fo__time(router);
+    rt = fo__route_acquire(router, route);
     if (rt == NULL)
-        rc = FO_ENOENT;
-    else
-        fo__route_snapshot(router, rt, now, &s);
-    fo__unlock(router);
-    if (rc == FO_OK)
-        fo__stats_copy_out(out, out->size, &s, sizeof s);
-    return rc;
+        return FO_ENOENT;
+    fo__route_snapshot(router, rt, fo__route_now(rt, now), &s);
+    fo__route_unlock(rt);
+    fo__flush(router);
+    fo__stats_copy_out(out, out->size, &s, sizeof s);
+    return FO_OK;
 }
 
 int fo_router_get_stats(fo_router *router, fo_router_stats *out)

@@ -1,87 +1,187 @@
 /*
  * Handle tables: slots of objects named by generation-tagged, salted ids
  * (the layout is in internal.h). Routes and plans each have one.
+ *
+ * Writers hold the router lock. Readers that do not (picks, reports) find
+ * a slot's object through atomics; objects never move or go away while the
+ * router lives, so what they find is always a valid object, which they
+ * lock and check by id.
  */
 #include <string.h>
 
 #include "internal.h"
 
-void fo__table_init(struct fo__table *t, uint64_t kind, uint32_t limit)
+void fo__table_init(struct fo__table *t, uint64_t kind, uint32_t limit,
+                    size_t obj_size, int (*obj_init)(void *),
+                    void (*obj_fini)(fo_router *, void *))
 {
     memset(t, 0, sizeof *t);
+    atomic_init(&t->dir, NULL);
+    atomic_init(&t->nslots, 0);
     t->free_head = FO__NO_SLOT;
     t->kind = kind;
     t->limit = limit;
+    t->obj_size = obj_size;
+    t->obj_init = obj_init;
+    t->obj_fini = obj_fini;
+}
+
+struct fo__slot *fo__table_slot(const struct fo__table *t, uint32_t index)
+{
+    const struct fo__dir *d =
+        atomic_load_explicit(&t->dir, memory_order_acquire);
+    struct fo__slot *chunk;
+
+    if (d == NULL || (index >> FO__CHUNK_BITS) >= d->nchunks)
+        return NULL;
+    chunk = atomic_load_explicit(&d->chunk[index >> FO__CHUNK_BITS],
+                                 memory_order_acquire);
+    return chunk == NULL ? NULL : &chunk[index & (FO__CHUNK - 1)];
+}
+
+/* One more chunk of slots (and a larger directory if it is full). */
+static int grow(fo_router *r, struct fo__table *t)
+{
+    struct fo__dir *d = atomic_load_explicit(&t->dir, memory_order_relaxed);
+    uint32_t used = fo__table_slots(t) >> FO__CHUNK_BITS;
+    struct fo__slot *chunk;
+
+    if (d == NULL || used >= d->nchunks) {
+        uint32_t n = d == NULL ? 4 : d->nchunks * 2;
+        struct fo__dir *nd = fo__calloc(
+            r, &r->allocator, 1, sizeof *nd + n * sizeof(struct fo__slot *));
+
+        if (nd == NULL)
+            return FO_ENOMEM;
+        nd->nchunks = n;
+        for (uint32_t i = 0; d != NULL && i < d->nchunks; i++)
+            atomic_init(&nd->chunk[i], atomic_load_explicit(
+                                           &d->chunk[i], memory_order_relaxed));
+        for (uint32_t i = d == NULL ? 0 : d->nchunks; i < n; i++)
+            atomic_init(&nd->chunk[i], NULL);
+        /* Readers may still hold the old directory: it stays. */
+        nd->older = d;
+        atomic_store_explicit(&t->dir, nd, memory_order_release);
+        d = nd;
+    }
+    chunk = fo__calloc(r, &r->allocator, FO__CHUNK, sizeof *chunk);
+    if (chunk == NULL)
+        return FO_ENOMEM;
+    for (uint32_t i = 0; i < FO__CHUNK; i++)
+        atomic_init(&chunk[i].obj, NULL);
+    atomic_store_explicit(&d->chunk[used], chunk, memory_order_release);
+    return FO_OK;
 }
 
 int fo__table_reserve(fo_router *r, struct fo__table *t)
 {
-    struct fo__slot *slots;
-    uint32_t cap;
+    uint32_t n = fo__table_slots(t);
+    struct fo__slot *s;
+    void *obj;
+    int rc;
 
     if (t->count >= t->limit)
         return FO_ELIMIT;
-    if (t->free_head != FO__NO_SLOT || t->nslots < t->capacity)
-        return FO_OK;
-    cap = t->capacity ? t->capacity * 2 : 8;
-    if (cap > (1u << FO__ID_INDEX_BITS))
-        cap = 1u << FO__ID_INDEX_BITS;
-    if (cap <= t->nslots)
+    if (t->free_head != FO__NO_SLOT)
+        return FO_OK; /* a used slot: its object exists */
+    if (n >= (1u << FO__ID_INDEX_BITS))
         return FO_ELIMIT; /* every index used or retired */
-    slots = fo__calloc(r, &r->allocator, cap, sizeof *slots);
-    if (slots == NULL)
+    s = fo__table_slot(t, n);
+    if (s == NULL) {
+        rc = grow(r, t);
+        if (rc != FO_OK)
+            return rc;
+        s = fo__table_slot(t, n);
+    }
+    if (atomic_load_explicit(&s->obj, memory_order_relaxed) != NULL)
+        return FO_OK; /* made by an earlier reserve */
+    obj = fo__calloc(r, &r->allocator, 1, t->obj_size);
+    if (obj == NULL)
         return FO_ENOMEM;
-    if (t->nslots > 0)
-        memcpy(slots, t->slots, t->nslots * sizeof *slots);
-    fo__free(r, &r->allocator, t->slots);
-    t->slots = slots;
-    t->capacity = cap;
+    if (t->obj_init != NULL && t->obj_init(obj) != FO_OK) {
+        fo__free(r, &r->allocator, obj);
+        return FO_ESYS;
+    }
+    atomic_store_explicit(&s->obj, obj, memory_order_release);
     return FO_OK;
 }
 
-uint64_t fo__table_insert(fo_router *r, struct fo__table *t, void *obj)
+void *fo__table_insert(fo_router *r, struct fo__table *t, uint64_t *id)
 {
     uint32_t index;
+    struct fo__slot *s;
 
     if (t->free_head != FO__NO_SLOT) {
         index = t->free_head;
-        t->free_head = t->slots[index].next_free;
+        s = fo__table_slot(t, index);
+        t->free_head = s->next_free;
     } else {
-        index = t->nslots++;
-        t->slots[index].gen = 1;
+        index = fo__table_slots(t);
+        s = fo__table_slot(t, index);
+        s->gen = 1;
+        atomic_store_explicit(&t->nslots, index + 1, memory_order_release);
     }
-    t->slots[index].obj = obj;
-    t->slots[index].next_free = FO__NO_SLOT;
+    s->live = true;
+    s->next_free = FO__NO_SLOT;
     t->count++;
-    return t->kind | FO__MAKE_ID(t->slots[index].gen, r->id_salt, index);
+    *id = t->kind | FO__MAKE_ID(s->gen, r->id_salt, index);
+    return atomic_load_explicit(&s->obj, memory_order_relaxed);
+}
+
+void *fo__table_find(const fo_router *r, const struct fo__table *t, uint64_t id)
+{
+    uint32_t index = FO__ID_INDEX(id);
+    const struct fo__slot *s;
+
+    if ((id & FO__ID_KIND_PLAN) != t->kind || FO__ID_SALT(id) != r->id_salt ||
+        FO__ID_GEN(id) == 0 || index >= fo__table_slots(t))
+        return NULL;
+    s = fo__table_slot(t, index);
+    return s == NULL ? NULL
+                     : atomic_load_explicit(&s->obj, memory_order_acquire);
 }
 
 void *fo__table_get(const fo_router *r, const struct fo__table *t, uint64_t id)
 {
     uint32_t index = FO__ID_INDEX(id);
-    const struct fo__slot *slot;
+    const struct fo__slot *s;
 
     if ((id & FO__ID_KIND_PLAN) != t->kind || FO__ID_SALT(id) != r->id_salt ||
-        index >= t->nslots)
+        index >= fo__table_slots(t))
         return NULL;
-    slot = &t->slots[index];
-    if (slot->obj == NULL || slot->gen != FO__ID_GEN(id))
+    s = fo__table_slot(t, index);
+    if (s == NULL || !s->live || s->gen != FO__ID_GEN(id))
         return NULL;
-    return slot->obj;
+    return atomic_load_explicit(&s->obj, memory_order_relaxed);
+}
+
+void *fo__table_at(const struct fo__table *t, uint32_t index)
+{
+    const struct fo__slot *s = fo__table_slot(t, index);
+
+    return s == NULL ? NULL
+                     : atomic_load_explicit(&s->obj, memory_order_acquire);
+}
+
+bool fo__table_live(const struct fo__table *t, uint32_t index)
+{
+    const struct fo__slot *s = fo__table_slot(t, index);
+
+    return s != NULL && s->live;
 }
 
 void fo__table_remove(struct fo__table *t, uint64_t id)
 {
     uint32_t index = FO__ID_INDEX(id);
-    struct fo__slot *slot = &t->slots[index];
+    struct fo__slot *s = fo__table_slot(t, index);
 
-    slot->obj = NULL;
-    if (slot->gen >= FO__ID_GEN_MAX) {
+    s->live = false;
+    if (s->gen >= FO__ID_GEN_MAX) {
         /* Generation exhausted: retire the slot so the id never repeats. */
-        slot->next_free = FO__NO_SLOT;
+        s->next_free = FO__NO_SLOT;
     } else {
-        slot->gen++;
-        slot->next_free = t->free_head;
+        s->gen++;
+        s->next_free = t->free_head;
         t->free_head = index;
     }
     t->count--;
@@ -89,6 +189,33 @@ void fo__table_remove(struct fo__table *t, uint64_t id)
 
 void fo__table_release(fo_router *r, struct fo__table *t)
 {
-    fo__free(r, &r->allocator, t->slots);
-    fo__table_init(t, t->kind, t->limit);
+    struct fo__dir *d = atomic_load_explicit(&t->dir, memory_order_relaxed);
+
+    if (d != NULL) {
+        for (uint32_t c = 0; c < d->nchunks; c++) {
+            struct fo__slot *chunk =
+                atomic_load_explicit(&d->chunk[c], memory_order_relaxed);
+
+            if (chunk == NULL)
+                continue;
+            for (uint32_t i = 0; i < FO__CHUNK; i++) {
+                void *obj =
+                    atomic_load_explicit(&chunk[i].obj, memory_order_relaxed);
+
+                if (obj == NULL)
+                    continue;
+                if (t->obj_fini != NULL)
+                    t->obj_fini(r, obj);
+                fo__free(r, &r->allocator, obj);
+            }
+            fo__free(r, &r->allocator, chunk);
+        }
+    }
+    while (d != NULL) {
+        struct fo__dir *older = d->older;
+
+        fo__free(r, &r->allocator, d);
+        d = older;
+    }
+    fo__table_init(t, t->kind, t->limit, t->obj_size, t->obj_init, t->obj_fini);
 }

@@ -125,7 +125,7 @@ static void test_interval(void **state)
     advance(f, 30 * SEC);
     tick(f); /* times it out, then starts the next one */
     assert_int_equal(rec.calls, 3);
-    assert_int_equal(fo__route_get(f->router, r)->probes.timed_out, 1);
+    assert_int_equal(fo__route_get(f->router, r)->probes->timed_out, 1);
     /* Its own callbacks never ran with the tick able to nest. */
     assert_int_equal(rec.rc_tick, FO_EBUSY);
     assert_int_equal(rec.rc_free, FO_EBUSY);
@@ -274,9 +274,9 @@ static void test_rise_and_fall(void **state)
     rec.sync_result = FO_RESULT_CANCELLED;
     f->clock.now = deadline(f);
     tick(f);
-    assert_int_equal(fo__route_get(f->router, r)->probes.answered, 3);
-    assert_int_equal(fo__route_get(f->router, r)->probes.failed, 3);
-    assert_int_equal(fo__route_get(f->router, r)->probes.sent, 7);
+    assert_int_equal(fo__route_get(f->router, r)->probes->answered, 3);
+    assert_int_equal(fo__route_get(f->router, r)->probes->failed, 3);
+    assert_int_equal(fo__route_get(f->router, r)->probes->sent, 7);
 }
 
 static void test_timeout_and_late_completion(void **state)
@@ -294,13 +294,13 @@ static void test_timeout_and_late_completion(void **state)
     assert_int_equal(route_state(f->router, r), FO_STATE_UP);
     f->clock.now = t0 + FO_DEFAULT_PROBE_TIMEOUT_NS;
     tick(f);
-    assert_int_equal(fo__route_get(f->router, r)->probes.timed_out, 1);
+    assert_int_equal(fo__route_get(f->router, r)->probes->timed_out, 1);
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
     /* The answer comes after all: too late, ignored and counted. */
     assert_int_equal(fo_probe_done(f->router, rec.token[0], FO_RESULT_SUCCESS),
                      FO_EALREADY);
-    assert_int_equal(fo__route_get(f->router, r)->probes.late, 1);
-    assert_int_equal(fo__route_get(f->router, r)->probes.answered, 0);
+    assert_int_equal(fo__route_get(f->router, r)->probes->late, 1);
+    assert_int_equal(fo__route_get(f->router, r)->probes->answered, 0);
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
 }
 
@@ -318,9 +318,9 @@ static void test_duplicate_and_stray_completions(void **state)
                      FO_OK);
     assert_int_equal(fo_probe_done(f->router, rec.token[0], FO_RESULT_SUCCESS),
                      FO_EALREADY);
-    assert_int_equal(fo__route_get(f->router, r)->probes.answered, 1);
+    assert_int_equal(fo__route_get(f->router, r)->probes->answered, 1);
     /* A second completion is not a late one: a stray. */
-    assert_int_equal(fo__route_get(f->router, r)->probes.late, 0);
+    assert_int_equal(fo__route_get(f->router, r)->probes->late, 0);
     assert_true(f->router->probe_strays == 1);
     /* Tokens that are nobody's. */
     assert_int_equal(fo_probe_done(f->router, 0, FO_RESULT_SUCCESS), FO_ENOENT);
@@ -379,7 +379,7 @@ static void test_completion_from_another_thread(void **state)
     assert_int_equal(pthread_create(&t, NULL, complete_elsewhere, &rm), 0);
     pthread_join(t, NULL);
     assert_int_equal(rm.rc, FO_OK);
-    assert_int_equal(fo__route_get(f->router, r)->probes.answered, 1);
+    assert_int_equal(fo__route_get(f->router, r)->probes->answered, 1);
     assert_true(probe_of(f, r)->token == 0);
 }
 
@@ -392,7 +392,7 @@ static void test_synchronous_probe(void **state)
 
     set_plain(f, r, &rec, 2, 3);
     tick(f);
-    assert_int_equal(fo__route_get(f->router, r)->probes.answered, 1);
+    assert_int_equal(fo__route_get(f->router, r)->probes->answered, 1);
     assert_true(probe_of(f, r)->token == 0);
 }
 
@@ -718,7 +718,7 @@ static int run_brownout(struct fixture *f, fo_probe_evidence evidence,
             (*probe_backs)++;
         last = now_reason;
     }
-    assert_true(fo__route_get(f->router, primary)->probes.answered > 100);
+    assert_true(fo__route_get(f->router, primary)->probes->answered > 100);
     return on_primary * 1000 / attempts;
 }
 

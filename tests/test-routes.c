@@ -178,8 +178,8 @@ static void test_exhausted_generation_retires_slot(void **state)
 
     /* Pretend the slot has been reused until its generation ran out. */
     a = FO__MAKE_ID(FO__ID_GEN_MAX, f->router->id_salt, index);
-    f->router->routes.slots[index].gen = FO__ID_GEN_MAX;
-    ((struct fo__route *)f->router->routes.slots[index].obj)->id = a;
+    fo__table_slot(&f->router->routes, index)->gen = FO__ID_GEN_MAX;
+    ((struct fo__route *)fo__table_at(&f->router->routes, index))->id = a;
     assert_int_equal(fo_route_remove(f->router, a), FO_OK);
     b = add_route(f->router, "b", 1);
     assert_true(FO__ID_INDEX(b) != index); /* the slot is retired */

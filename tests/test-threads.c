@@ -36,11 +36,18 @@ static int stable_index(fo_route_id id)
     return -1;
 }
 
-static void check(bool ok)
+static _Atomic int failed_line;
+
+static void check_at(bool ok, int line)
 {
-    if (!ok)
+    if (!ok) {
+        int zero = 0;
+
         atomic_store(&failed, true);
+        atomic_compare_exchange_strong(&failed_line, &zero, line);
+    }
 }
+#define check(ok) check_at((ok), __LINE__)
 
 static void *worker_main(void *arg)
 {
@@ -70,6 +77,9 @@ static void *worker_main(void *arg)
             rc = fo_report_result(router, id, res, &at);
             si = stable_index(id);
             if (si >= 0) {
+                if (rc != FO_OK)
+                    fprintf(stderr, "report rc %d (%s) count %zu\n", rc,
+                            fo_error_name(rc), fo_attempt_count(&at));
                 check(rc == FO_OK);
                 if (rc == FO_OK)
                     w->reported[si][res]++;
@@ -261,7 +271,8 @@ static void test_concurrent_use(void **state)
     pthread_join(op, NULL);
     pthread_join(planner, NULL);
 
-    assert_false(atomic_load(&failed));
+    if (atomic_load(&failed))
+        fail_msg("a check failed at line %d", atomic_load(&failed_line));
 
     /* Counters add up exactly. */
     for (int i = 0; i < NSTABLE; i++) {
