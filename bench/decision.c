@@ -25,6 +25,7 @@
  * dialer.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,18 +76,20 @@ struct bench_router {
 };
 
 /*
- * n routes in n/4 tiers of 4 (priority policy: priority = tier; least
- * cost: cost = tier; weighted: one tier, so WORST leaves the last route).
+ * n routes, as dialers list carriers: the priority policy gets a primary
+ * and n - 1 backups in order (priority i), least cost n prices (cost i),
+ * weighted one tier of n routes sharing the traffic. WORST leaves only the
+ * last tier: the last backup, the dearest route, one route of the n.
  */
 static void build(struct bench_router *b, fo_policy policy, uint32_t n,
-                  enum shape shape)
+                  enum shape shape, bool manual)
 {
     fo_clock clock = FO_CLOCK_INIT(manual_clock, NULL);
     fo_router_options opts;
-    uint32_t tier_size = n < 4 ? n : 4;
 
     FO_ROUTER_OPTIONS_INIT(&opts);
-    opts.clock = &clock;
+    if (manual)
+        opts.clock = &clock;
     opts.policy = policy;
     opts.max_routes = n;
     /* The bench reports faults on purpose: keep routes where they are. */
@@ -100,19 +103,14 @@ static void build(struct bench_router *b, fo_policy policy, uint32_t n,
         exit(1);
     for (uint32_t i = 0; i < n; i++) {
         char name[32];
-        uint32_t tier = i / tier_size;
 
         snprintf(name, sizeof name, "carrier-%u", (unsigned)i);
-        CHECK(
-            fo_route_add(b->router, name, tier, 100 + i % 3, tier, &b->ids[i]));
+        CHECK(fo_route_add(b->router, name, i, 100 + i % 3, i, &b->ids[i]));
     }
-    if (shape == WORST) {
-        uint32_t keep = policy == FO_POLICY_WEIGHTED ? 1 : tier_size;
-
-        for (uint32_t i = 0; i + keep < n; i++)
+    if (shape == WORST)
+        for (uint32_t i = 0; i + 1 < n; i++)
             CHECK(fo_route_signal(b->router, b->ids[i],
                                   FO_SIGNAL_REGISTRATION_LOST));
-    }
 }
 
 static void destroy(struct bench_router *b)
@@ -243,7 +241,7 @@ static int run_case(const char *name, uint64_t iterations)
         fprintf(stderr, "bad route count in %s\n", name);
         return 1;
     }
-    build(&b, policy, n, shape);
+    build(&b, policy, n, shape, true);
     measured(&b, op, 1000); /* warm up: first touches, branch history */
     measured(&b, op, iterations);
     destroy(&b);
@@ -290,7 +288,8 @@ static void *work(void *arg)
     return NULL;
 }
 
-/* Calls per second with nthreads; same: every thread on one route. */
+/* Calls per second with nthreads; same: every thread on one route. The
+ * router runs on the default clock here, as a dialer's does. */
 static double throughput(int nthreads, int same)
 {
     struct bench_router b;
@@ -299,7 +298,7 @@ static double throughput(int nthreads, int same)
     _Atomic int go = 0;
     double total = 0;
 
-    build(&b, FO_POLICY_PRIORITY, 4, HEALTHY);
+    build(&b, FO_POLICY_PRIORITY, 4, HEALTHY, false);
     for (int i = 0; i < nthreads; i++) {
         char name[16];
 
@@ -413,10 +412,10 @@ int main(int argc, char **argv)
             struct bench_router b;
             double healthy, worst;
 
-            build(&b, policies[p], sizes[s], HEALTHY);
+            build(&b, policies[p], sizes[s], HEALTHY, true);
             healthy = time_op(&b, OP_PICK, iters);
             destroy(&b);
-            build(&b, policies[p], sizes[s], WORST);
+            build(&b, policies[p], sizes[s], WORST, true);
             worst = time_op(&b, OP_PICK, sizes[s] >= 256 ? iters / 10 : iters);
             destroy(&b);
             printf("%-11s %6u  %9.1f ns %6.2fx mutex  %9.1f ns %6.2fx mutex\n",
@@ -430,7 +429,7 @@ int main(int argc, char **argv)
         struct bench_router b;
         double ok, fault;
 
-        build(&b, FO_POLICY_PRIORITY, sizes[s], HEALTHY);
+        build(&b, FO_POLICY_PRIORITY, sizes[s], HEALTHY, true);
         ok = time_op(&b, OP_REPORT_SUCCESS, iters);
         fault = time_op(&b, OP_REPORT_FAULT, iters);
         destroy(&b);

@@ -9,31 +9,9 @@
  */
 #include "internal.h"
 
-/* initial-exec: a plain TLS offset instead of a __tls_get_addr() call on
- * every public entry (the library is not meant for dlopen() after
- * startup into a process short of static TLS space). */
-#if defined(__GNUC__)
-#define FO__TLS_MODEL __attribute__((tls_model("initial-exec")))
-#else
-#define FO__TLS_MODEL
-#endif
-static _Thread_local struct fo__cb_frame *fo__cb_top FO__TLS_MODEL;
+_Thread_local struct fo__cb_frame *fo__cb_top FO__TLS_MODEL;
 
-void fo__cb_enter(struct fo__cb_frame *frame, const fo_router *router,
-                  unsigned kind)
-{
-    frame->router = router;
-    frame->kind = kind;
-    frame->prev = fo__cb_top;
-    fo__cb_top = frame;
-}
-
-void fo__cb_leave(struct fo__cb_frame *frame)
-{
-    fo__cb_top = frame->prev;
-}
-
-bool fo__cb_active(const fo_router *router, unsigned kind_mask)
+bool fo__cb_active_slow(const fo_router *router, unsigned kind_mask)
 {
     for (const struct fo__cb_frame *f = fo__cb_top; f != NULL; f = f->prev) {
         if (f->router == router && (f->kind & kind_mask) != 0)

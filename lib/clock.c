@@ -71,22 +71,39 @@ uint64_t fo__now(fo_router *router)
  */
 uint64_t fo__time(fo_router *r)
 {
-    uint64_t raw = fo__now(r), now;
+    uint64_t raw = fo__now(r), last, now;
 
     if (r->clock.now_ns == NULL)
         return raw;
-    (void)pthread_mutex_lock(&r->clock_lock);
-    if (raw > r->raw_last_ns) {
-        uint64_t step = raw - r->raw_last_ns;
-
-        if (step > FO__CLOCK_MAX_STEP_NS)
-            step = FO__CLOCK_MAX_STEP_NS;
-        r->clock_now_ns = fo__add_sat(r->clock_now_ns, step);
-        r->raw_last_ns = raw;
-    } else if (r->raw_last_ns - raw > FO__CLOCK_REORDER_NS) {
-        r->raw_last_ns = raw; /* the source stepped back: follow it */
+    /* The common case without a lock: the source moves forward by a sane
+     * step (or back by less than a reordering), and router time is the
+     * reading plus an offset that only the rare cases change. */
+    last = atomic_load_explicit(&r->raw_last_ns, memory_order_acquire);
+    while (raw > last && raw - last <= FO__CLOCK_MAX_STEP_NS) {
+        if (atomic_compare_exchange_weak_explicit(&r->raw_last_ns, &last, raw,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return raw +
+                   atomic_load_explicit(&r->clock_offset, memory_order_acquire);
     }
-    now = r->clock_now_ns;
+    if (raw <= last && last - raw <= FO__CLOCK_REORDER_NS)
+        return last +
+               atomic_load_explicit(&r->clock_offset, memory_order_acquire);
+    /* A step back, or a wild step forward: move the offset so router time
+     * goes on from where it was (by at most the longest step). */
+    (void)pthread_mutex_lock(&r->clock_lock);
+    last = atomic_load_explicit(&r->raw_last_ns, memory_order_relaxed);
+    if (raw > last && raw - last > FO__CLOCK_MAX_STEP_NS)
+        atomic_fetch_sub_explicit(&r->clock_offset,
+                                  raw - last - FO__CLOCK_MAX_STEP_NS,
+                                  memory_order_release);
+    else if (raw < last && last - raw > FO__CLOCK_REORDER_NS)
+        atomic_fetch_add_explicit(&r->clock_offset, last - raw,
+                                  memory_order_release);
+    if (raw > last || last - raw > FO__CLOCK_REORDER_NS)
+        atomic_store_explicit(&r->raw_last_ns, raw, memory_order_release);
+    now = atomic_load_explicit(&r->raw_last_ns, memory_order_relaxed) +
+          atomic_load_explicit(&r->clock_offset, memory_order_relaxed);
     (void)pthread_mutex_unlock(&r->clock_lock);
     return now;
 }

@@ -242,13 +242,11 @@ static void end_episode(fo_router *r, uint64_t now)
     atomic_fetch_add_explicit(&r->epoch, 1, memory_order_release);
 }
 
-void fo__local_fault_lapse(fo_router *r, uint64_t now)
+void fo__local_fault_lapse_slow(fo_router *r, uint64_t now)
 {
     struct fo__event_rec e;
     char dur[32];
 
-    if (!atomic_load_explicit(&r->local_fault_open, memory_order_relaxed))
-        return; /* the common case, without a lock */
     (void)pthread_mutex_lock(&r->guard_lock);
     if (!atomic_load_explicit(&r->local_fault_open, memory_order_relaxed) ||
         fo__add_sat(
@@ -269,15 +267,11 @@ void fo__local_fault_lapse(fo_router *r, uint64_t now)
     (void)pthread_mutex_unlock(&r->guard_lock);
 }
 
-void fo__local_fault_over(fo_router *r, struct fo__route *rt, const char *what,
-                          uint64_t now)
+void fo__local_fault_over_slow(fo_router *r, struct fo__route *rt,
+                               const char *what, uint64_t now)
 {
     struct fo__event_rec e;
 
-    if (!atomic_load_explicit(&r->local_fault_open, memory_order_relaxed) &&
-        atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed) ==
-            0)
-        return; /* the common case, without a lock */
     (void)pthread_mutex_lock(&r->guard_lock);
     atomic_store_explicit(&r->local_fault_seen_ns, 0, memory_order_relaxed);
     if (atomic_load_explicit(&r->local_fault_open, memory_order_relaxed)) {

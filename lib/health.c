@@ -103,9 +103,10 @@ static uint64_t next_event(const struct fo__health *h,
 
     if (h->drill_until_ns != 0)
         t = h->drill_until_ns;
-    for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
-        if (h->trial_deadline_ns[i] != 0)
-            t = min64(t, h->trial_deadline_ns[i]);
+    if (h->health == FO_STATE_TRIAL) /* slots are only ever held in trial */
+        for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
+            if (h->trial_deadline_ns[i] != 0)
+                t = min64(t, h->trial_deadline_ns[i]);
     if (h->health == FO_STATE_EJECTED && h->hold_cause != FO__HOLD_REGISTRATION)
         t = min64(t, h->hold_down_until_ns);
     if (h->health == FO_STATE_UP && h->level > 0 && c->hold_down_decay_ns)
@@ -268,8 +269,9 @@ void fo__route_publish(fo_router *r, struct fo__route *rt)
                 h->eject_kind != FO__EJECT_ORDER)
                 view |= FO__V_PASSIVE;
         }
-        for (uint32_t i = 0; i < r->cfg.trial_concurrency; i++)
-            slots += h->trial_deadline_ns[i] == 0;
+        if (h->health == FO_STATE_TRIAL)
+            for (uint32_t i = 0; i < r->cfg.trial_concurrency; i++)
+                slots += h->trial_deadline_ns[i] == 0;
         view |= (uint64_t)slots << FO__V_SLOTS_SHIFT;
     }
     old = atomic_load_explicit(&rt->view, memory_order_relaxed);
@@ -288,8 +290,6 @@ void fo__route_publish(fo_router *r, struct fo__route *rt)
     } while (0)
     FO__PUBLISH(view_next_ns, h->next_event_ns);
     FO__PUBLISH(view_ramp_ns, h->ramp_since_ns);
-    FO__PUBLISH(view_fault_ns, rt->last_fault_ns);
-    FO__PUBLISH(view_ok_ns, rt->last_ok_ns);
     FO__PUBLISH(view_ejected_ns, h->ejected_ns);
 #undef FO__PUBLISH
     /* The guards' counts of the lists it is in. */
@@ -370,7 +370,8 @@ static void eject(struct fo__health *h, fo_router *r, uint64_t now,
     h->guarded = false;
     h->guard_lapsed = false;
     h->ejected_ns = now;
-    h->damp_undo = h->damp;
+    h->undo_penalty = h->damp.penalty;
+    h->undo_at_ns = h->damp.at_ns;
     if (h->level < 64)
         h->level++;
     if (h->ejections < UINT32_MAX)
@@ -505,7 +506,10 @@ static void catch_up(struct fo__health *h, fo_router *r, uint64_t now,
         h->hold_down_until_ns = 0;
         if (h->level > 0)
             h->level--;
-        h->damp = h->damp_undo;
+        /* In service before that ejection: not suppressed then. */
+        h->damp.penalty = h->undo_penalty;
+        h->damp.at_ns = h->undo_at_ns;
+        h->damp.suppressed = false;
         h->consecutive_faults = 0;
         h->guarded = true;
         h->guard_kind = h->eject_kind;
@@ -529,14 +533,11 @@ static void catch_up(struct fo__health *h, fo_router *r, uint64_t now,
     }
 }
 
-bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now)
+bool fo__health_refresh_slow(struct fo__health *h, fo_router *r, uint64_t now)
 {
     struct fo__change ch;
-
     uint32_t gen = atomic_load_explicit(&r->lf_gen, memory_order_relaxed);
 
-    if (now < h->next_event_ns && h->lf_gen_seen == gen)
-        return false;
     ch.reason = FO_REASON_NONE;
     ch.explain = false;
     ch.numbers = false;
@@ -727,8 +728,11 @@ bool fo__health_report(struct fo__route *rt, fo_router *r,
     }
     /* A call placed before the route's last change of service says
      * nothing about it now: counted, not judged. */
-    if (o->evidence == FO__EVIDENCE_STALE || o->cls == FO_CLASS_NEUTRAL)
+    if (o->evidence == FO__EVIDENCE_STALE || o->cls == FO_CLASS_NEUTRAL) {
+        if (h->health != FO_STATE_TRIAL)
+            return changed; /* nothing moved */
         return commit(h, r, &ch, false, now) || changed;
+    }
 
     /* What the guards look at: when each route last failed and worked. */
     if (o->cls == FO_CLASS_ROUTE_FAULT) {
@@ -743,6 +747,11 @@ bool fo__health_report(struct fo__route *rt, fo_router *r,
     switch (h->health) {
     case FO_STATE_UP:
         report_up(rt, r, o, now, &ch);
+        /* The common case: a route in service that stays so, its window
+         * and runs updated, nothing a pick or a guard reads changed. */
+        if (ch.reason == FO_REASON_NONE && !ch.explain &&
+            h->health == FO_STATE_UP)
+            return changed;
         break;
     case FO_STATE_TRIAL:
         report_trial(rt, r, o, now, &ch);

@@ -99,11 +99,38 @@ struct fo__cb_frame {
     struct fo__cb_frame *prev;
 };
 
-void fo__cb_enter(struct fo__cb_frame *frame, const fo_router *router,
-                  unsigned kind);
-void fo__cb_leave(struct fo__cb_frame *frame);
+/* initial-exec: a plain TLS offset instead of a __tls_get_addr() call on
+ * every public entry (the library is not meant for dlopen() after
+ * startup into a process short of static TLS space). */
+#if defined(__GNUC__)
+#define FO__TLS_MODEL                                                          \
+    __attribute__((tls_model("initial-exec"), visibility("hidden")))
+#else
+#define FO__TLS_MODEL
+#endif
+/* The innermost callback frame of this thread, NULL outside callbacks. */
+extern _Thread_local struct fo__cb_frame *fo__cb_top FO__TLS_MODEL;
+
+static inline void fo__cb_enter(struct fo__cb_frame *frame,
+                                const fo_router *router, unsigned kind)
+{
+    frame->router = router;
+    frame->kind = kind;
+    frame->prev = fo__cb_top;
+    fo__cb_top = frame;
+}
+
+static inline void fo__cb_leave(struct fo__cb_frame *frame)
+{
+    fo__cb_top = frame->prev;
+}
+
+bool fo__cb_active_slow(const fo_router *router, unsigned kind_mask);
 /* True if this thread is inside a callback of router of a kind in mask. */
-bool fo__cb_active(const fo_router *router, unsigned kind_mask);
+static inline bool fo__cb_active(const fo_router *router, unsigned kind_mask)
+{
+    return fo__cb_top != NULL && fo__cb_active_slow(router, kind_mask);
+}
 
 /* ---- memory (alloc.c) -------------------------------------------------- */
 
@@ -155,16 +182,20 @@ static inline uint64_t fo__add_sat(uint64_t a, uint64_t b)
 #define FO__WINDOW_BUCKETS 12
 
 struct fo__bucket {
-    uint32_t volume; /* attempts that say something about the route */
-    uint32_t faults; /* route faults among them */
-    uint32_t timed;  /* attempts that reported a latency */
-    uint32_t slow;   /* ... at or above slow_call_ns */
+    uint16_t volume; /* attempts that say something about the route */
+    uint16_t faults; /* route faults among them */
+    uint16_t timed;  /* attempts that reported a latency */
+    uint16_t slow;   /* ... at or above slow_call_ns */
 };
 
 /* A ring of buckets over window_ns, with running sums so a decision reads
- * four numbers instead of summing the ring. */
+ * four numbers instead of summing the ring. A bucket counts up to 65,535
+ * attempts (13,000 a second with the default window) and then stops
+ * counting, all four numbers together: beyond that the rates are judged
+ * on the bucket's first 65,535 attempts, a sample. */
 struct fo__window {
-    uint64_t head; /* period number (now / bucket_ns) of the newest bucket */
+    uint64_t head;        /* period (now / bucket_ns) of the newest bucket */
+    uint64_t head_end_ns; /* when the newest bucket's period ends */
     struct fo__bucket b[FO__WINDOW_BUCKETS];
     uint64_t volume, faults, timed, slow; /* sums over the ring */
 };
@@ -230,7 +261,10 @@ struct fo__health {
     uint8_t health;       /* underlying: FO_STATE_UP, EJECTED or TRIAL */
     uint8_t hold_cause;   /* enum fo__hold */
     uint8_t admin;        /* fo_admin */
+    bool guarded;         /* failing, kept in service by a guard */
+    bool guard_lapsed;    /* the guard's time ran out, no success since */
     uint16_t trial_epoch; /* bumped on every entry into TRIAL */
+    uint32_t lf_gen_seen; /* router's local-fault generation */
     uint32_t consecutive_faults;
     uint32_t trial_passes; /* successes in the current trial */
     uint32_t level;        /* hold-down growth steps */
@@ -245,11 +279,9 @@ struct fo__health {
     uint64_t ramp_since_ns;      /* slow start began; 0 = not ramping */
     uint64_t guard_until_ns;     /* while guarded: when to look again */
     uint8_t slot_gen[FO_MAX_TRIAL_CONCURRENCY]; /* bumped per slot use */
-    bool guarded;         /* failing, kept in service by a guard */
-    bool guard_lapsed;    /* the guard's time ran out, no success since */
-    uint32_t lf_gen_seen; /* router's local-fault generation */
-    uint64_t ejected_ns;  /* when last ejected */
-    struct fo__damping damp_undo; /* damping before that ejection */
+    uint64_t ejected_ns;                        /* when last ejected */
+    double undo_penalty; /* damping before that ejection, */
+    uint64_t undo_at_ns; /* ...as of then */
     uint64_t trial_deadline_ns[FO_MAX_TRIAL_CONCURRENCY]; /* 0 = free */
     struct fo__damping damp;
     struct fo__window window;
@@ -284,8 +316,12 @@ struct fo__change {
 };
 
 void fo__health_init(struct fo__health *h, uint64_t now);
-/* Applies time-driven changes due by now; true if the state changed. */
-bool fo__health_refresh(struct fo__health *h, fo_router *r, uint64_t now);
+bool fo__health_refresh_slow(struct fo__health *h, fo_router *r, uint64_t now);
+/* Applies time-driven changes due by now (and catches up with local-fault
+ * episodes); true if the state changed. Inline for the common case,
+ * nothing due: defined after the router. */
+static inline bool fo__health_refresh(struct fo__health *h, fo_router *r,
+                                      uint64_t now);
 /* Feeds one result; true if the state changed. */
 struct fo__route;
 bool fo__health_report(struct fo__route *rt, fo_router *r,
@@ -354,20 +390,25 @@ int fo__health_take_slot(struct fo__health *h, fo_router *r, uint64_t now);
  * touch freed memory. Slots live in chunks that never move; the directory
  * of chunks is replaced when it grows, the old one kept until the end.
  */
-#define FO__CHUNK_BITS 6
+#define FO__CHUNK_BITS 4
 #define FO__CHUNK      (1u << FO__CHUNK_BITS)
 
 struct fo__slot {
-    void *_Atomic obj;  /* NULL until the slot is first used */
-    uint32_t gen;       /* generation of the current/next object (L0) */
+    void *_Atomic obj;  /* the slot's object, made with its chunk */
+    uint32_t gen : 31;  /* generation of the current/next object (L0) */
+    uint32_t live : 1;  /* holds a live object (L0) */
     uint32_t next_free; /* free-list link when free (L0) */
-    bool live;          /* holds a live object (L0) */
+};
+
+struct fo__chunk {
+    void *block; /* its objects, each on its own cache lines */
+    struct fo__slot slot[FO__CHUNK];
 };
 
 struct fo__dir {
     struct fo__dir *older; /* replaced directories, freed at the end */
     uint32_t nchunks;
-    struct fo__slot *_Atomic chunk[];
+    struct fo__chunk *_Atomic chunk[];
 };
 
 #define FO__NO_SLOT UINT32_MAX
@@ -453,15 +494,16 @@ void fo__names_release(fo_router *r, struct fo__names *x);
 
 /* A route's probe counters: they outlive its registrations. */
 struct fo__probe_counts {
+    uint64_t seq0; /* the router's probe sequence when they began: older
+                      tokens are of routes gone */
     uint64_t sent, answered, failed, timed_out, late;
     uint64_t timed_out_token; /* the last probe that timed out */
 };
 
 struct fo__counters {
-    uint64_t results[FO__RESULT_MAX + 1];       /* indexed by fo_result */
-    uint64_t classes[FO_CLASS_ROUTE_FAULT + 1]; /* by class when reported */
-    uint64_t picks;
-    uint64_t trial_picks; /* picks that took a trial slot */
+    uint64_t results[FO__RESULT_MAX];       /* by fo_result - 1 */
+    uint64_t classes[FO_CLASS_ROUTE_FAULT]; /* by class - 1, when reported */
+    uint64_t trial_picks;                   /* picks that took a trial slot */
     uint64_t panic_picks; /* picks of it as the least-bad route */
     uint64_t stale;       /* results judged stale: counted, not judged */
 };
@@ -495,13 +537,12 @@ struct fo__route {
     uint32_t priority;
     uint32_t weight;
     uint32_t cost;
-    uint32_t plan_refs;      /* plans (other than the default) using it */
-    struct fo__plan **lists; /* those plans (L0 and L2 to change) */
+    uint32_t plan_refs; /* plans (other than the default) using it */
     uint32_t lists_cap;
-    uint8_t gstat;           /* FO__V_ENABLED|EJECTED as counted in lists */
+    uint8_t gstat;           /* FO__G_* as counted in its lists */
+    struct fo__plan **lists; /* those plans (L0 and L2 to change) */
     uint64_t last_fault_ns;  /* last route fault reported; 0 = none */
     uint64_t last_ok_ns;     /* last success or callee result; 0 = none */
-    uint64_t probe_seq0;     /* router probe sequence when it was added */
     uint64_t now_ns;         /* latest router time seen under its lock */
     uint64_t rng;            /* xorshift64* for jitter */
     struct fo__probe *probe; /* NULL: not probed */
@@ -774,20 +815,17 @@ void fo__event_route(fo_router *r, struct fo__event_rec *e,
 void fo__events_deliver(fo_router *r);
 void fo__events_release(fo_router *r);
 
-/* Ends a suspected local fault whose last sign is older than the
- * local-fault window (the guard no longer holds). Lock held. */
-void fo__local_fault_lapse(fo_router *r, uint64_t now);
-/* A local fault is no longer suspected: rt worked (what says how). Lock
- * held. */
-void fo__local_fault_over(fo_router *r, struct fo__route *rt, const char *what,
-                          uint64_t now);
+void fo__local_fault_lapse_slow(fo_router *r, uint64_t now);
+void fo__local_fault_over_slow(fo_router *r, struct fo__route *rt,
+                               const char *what, uint64_t now);
 
 /* ---- statistics (stats.c) ---------------------------------------------- */
 
-/* Fills a full snapshot of rt (time-driven changes applied). Lock held. */
+/* Fills a full snapshot of rt (time-driven changes applied). Its lock
+ * held. */
 void fo__route_snapshot(fo_router *r, struct fo__route *rt, uint64_t now,
                         fo_route_stats *s);
-/* Fills the router's totals (routes refreshed). Lock held. */
+/* Fills the router's totals (routes refreshed). Router lock held. */
 void fo__router_snapshot(fo_router *r, uint64_t now, fo_router_stats *s);
 /* Copies a full snapshot to the caller's struct of caller_size bytes. */
 void fo__stats_copy_out(void *out, size_t caller_size, const void *full,
@@ -821,9 +859,9 @@ struct fo_router {
      * time, advanced by the source's forward steps (clock_lock held). */
     int clock_id;
     pthread_mutex_t clock_lock;
-    uint64_t raw_last_ns;  /* the source's last reading */
-    uint64_t clock_now_ns; /* router time as of that reading */
-    uint64_t now_ns;       /* latest router time seen under the lock */
+    _Atomic uint64_t raw_last_ns;  /* the source's latest reading */
+    _Atomic uint64_t clock_offset; /* router time = reading + this */
+    uint64_t now_ns;               /* latest router time seen under the lock */
     /* Local-fault episodes (written under guard_lock, read anywhere).
      * Routes catch up with them lazily, on their next refresh: lf_gen
      * counts openings and endings; an open episode's evidence starts at
@@ -880,6 +918,35 @@ static inline void fo__unlock(fo_router *r)
     (void)pthread_mutex_unlock(&r->lock);
     fo__flush(r);
 }
+
+static inline bool fo__health_refresh(struct fo__health *h, fo_router *r,
+                                      uint64_t now)
+{
+    if (now < h->next_event_ns &&
+        h->lf_gen_seen ==
+            atomic_load_explicit(&r->lf_gen, memory_order_relaxed))
+        return false;
+    return fo__health_refresh_slow(h, r, now);
+}
+
+/* Ends a suspected local fault whose last sign is older than the
+ * local-fault window (the guard no longer holds). Any lock but L3/L4. */
+static inline void fo__local_fault_lapse(fo_router *r, uint64_t now)
+{
+    if (atomic_load_explicit(&r->local_fault_open, memory_order_relaxed))
+        fo__local_fault_lapse_slow(r, now);
+}
+
+/* A local fault is no longer suspected: rt worked. what says how (only
+ * computed when there is a suspicion to end). Route lock held. */
+#define fo__local_fault_over(r, rt, what, now)                                 \
+    do {                                                                       \
+        if (atomic_load_explicit(&(r)->local_fault_open,                       \
+                                 memory_order_relaxed) ||                      \
+            atomic_load_explicit(&(r)->local_fault_seen_ns,                    \
+                                 memory_order_relaxed) != 0)                   \
+            fo__local_fault_over_slow((r), (rt), (what), (now));               \
+    } while (0)
 
 /*
  * Entry check of every public call on a router: rejects a NULL router and

@@ -209,6 +209,7 @@ int fo_set_probe(fo_router *router, fo_route_id route, fo_probe_cb cb,
             goto out;
         }
         if (counts != NULL) {
+            counts->seq0 = atomic_load(&router->probe_seq);
             fo__route_lock(rt);
             rt->probes = counts; /* from now on, for good */
             fo__route_unlock(rt);
@@ -277,7 +278,8 @@ int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
         rt = fo__table_at(&router->routes, index);
     if (rt != NULL) {
         fo__route_lock(rt);
-        if (rt->id == FO_ROUTE_ID_NONE || seq <= rt->probe_seq0) {
+        if (rt->id == FO_ROUTE_ID_NONE || rt->probes == NULL ||
+            seq <= rt->probes->seq0) {
             /* Issued to a route that was removed since. */
             fo__route_unlock(rt);
             rt = NULL;

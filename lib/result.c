@@ -109,33 +109,24 @@ static void classify_evidence(const fo_router *r, const struct fo__route *rt,
         o->evidence = FO__EVIDENCE_STALE;
 }
 
-int fo_report_result_ex(fo_router *router, fo_route_id route,
-                        const fo_report *report, fo_attempt *attempt)
+/* A checked report: the route's part. */
+static int report(fo_router *router, fo_route_id route, fo_result result,
+                  uint64_t latency_ns, uint64_t retry_after_ns,
+                  fo_attempt *attempt)
 {
     struct fo__outcome o;
     struct fo__route *rt;
     uint64_t now;
     int index = -1;
-    int rc = fo__enter(router);
+    int rc = FO_OK;
 
-    if (rc != FO_OK)
-        return rc;
-    if (report == NULL)
-        return FO_EINVAL;
-    rc = fo__struct_check(report, report->size, FO__REPORT_SIZE_0_1,
-                          sizeof(fo_report));
-    if (rc != FO_OK)
-        return rc;
-    if (!fo__result_valid((int)report->result) || report->flags != 0)
-        return FO_EINVAL;
     if (attempt != NULL && fo__attempt_check(attempt, router) != FO_OK)
         return FO_EINVAL;
-
-    o.result = report->result;
-    o.cls = (fo_result_class)atomic_load_explicit(
-        &router->result_class[report->result], memory_order_relaxed);
-    o.latency_ns = report->latency_ns;
-    o.retry_after_ns = report->retry_after_ns;
+    o.result = result;
+    o.cls = (fo_result_class)atomic_load_explicit(&router->result_class[result],
+                                                  memory_order_relaxed);
+    o.latency_ns = latency_ns;
+    o.retry_after_ns = retry_after_ns;
 
     now = fo__time(router);
     rt = fo__route_acquire(router, route);
@@ -163,8 +154,8 @@ int fo_report_result_ex(fo_router *router, fo_route_id route,
             index = fo__attempt_append(attempt, router, route);
         fo__attempt_mark_reported(attempt, index);
     }
-    rt->counters.results[o.result]++;
-    rt->counters.classes[o.cls]++;
+    rt->counters.results[o.result - 1]++;
+    rt->counters.classes[o.cls - 1]++;
     if (o.evidence == FO__EVIDENCE_STALE)
         rt->counters.stale++;
     {
@@ -181,12 +172,35 @@ out:
     return rc;
 }
 
+int fo_report_result_ex(fo_router *router, fo_route_id route,
+                        const fo_report *rep, fo_attempt *attempt)
+{
+    int rc = fo__enter(router);
+
+    if (rc != FO_OK)
+        return rc;
+    if (rep == NULL)
+        return FO_EINVAL;
+    rc = fo__struct_check(rep, rep->size, FO__REPORT_SIZE_0_1,
+                          sizeof(fo_report));
+    if (rc != FO_OK)
+        return rc;
+    if (!fo__result_valid((int)rep->result) || rep->flags != 0)
+        return FO_EINVAL;
+    return report(router, route, rep->result, rep->latency_ns,
+                  rep->retry_after_ns, attempt);
+}
+
 int fo_report_result(fo_router *router, fo_route_id route, fo_result result,
                      fo_attempt *attempt)
 {
-    fo_report report = FO_REPORT_INIT(result);
+    int rc = fo__enter(router);
 
-    return fo_report_result_ex(router, route, &report, attempt);
+    if (rc != FO_OK)
+        return rc;
+    if (!fo__result_valid((int)result))
+        return FO_EINVAL;
+    return report(router, route, result, 0, 0, attempt);
 }
 
 int fo_router_set_result_class(fo_router *router, fo_result result,

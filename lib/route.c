@@ -113,7 +113,8 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
     fo__route_lock(rt);
     route_reset(rt);
     rt->seq = router->route_seq++;
-    rt->probe_seq0 = atomic_load(&router->probe_seq);
+    if (rt->probes != NULL) /* a removed route's, zeroed: for this one now */
+        rt->probes->seq0 = atomic_load(&router->probe_seq);
     rt->priority = priority;
     rt->weight = weight;
     rt->cost = cost;
@@ -206,7 +207,7 @@ int fo_route_remove(fo_router *router, fo_route_id route)
         /* Gone from here on: calls that find it by id see it gone, picks
          * that still find it in a list pass it over. */
         fo__probe_drop(router, rt, &destroy);
-        for (int k = 0; k <= FO__RESULT_MAX; k++)
+        for (int k = 0; k < FO__RESULT_MAX; k++)
             router->gone_reports += rt->counters.results[k];
         rt->id = FO_ROUTE_ID_NONE;
         fo__route_publish(router, rt);

@@ -94,13 +94,16 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
         atomic_init(&r->sip_override[i], 0);
     /* Router time starts at the source's first reading. */
     r->clock_id = fo__default_clock_id();
-    r->raw_last_ns = fo__now(r);
-    r->clock_now_ns = r->raw_last_ns;
-    r->now_ns = r->raw_last_ns;
-    r->rng = cfg.seed != 0
-                 ? cfg.seed
-                 : (r->raw_last_ns ^ (r->tag * 0x9e3779b97f4a7c15ull) ^
-                    (uint64_t)(uintptr_t)r);
+    {
+        uint64_t first = fo__now(r);
+
+        atomic_init(&r->raw_last_ns, first);
+        atomic_init(&r->clock_offset, 0);
+        r->now_ns = first;
+        r->rng = cfg.seed != 0 ? cfg.seed
+                               : (first ^ (r->tag * 0x9e3779b97f4a7c15ull) ^
+                                  (uint64_t)(uintptr_t)r);
+    }
     if (r->rng == 0)
         r->rng = 0x9e3779b97f4a7c15ull;
     *out = r;
@@ -189,8 +192,8 @@ static uint64_t mix_health(uint64_t h, const struct fo__health *hl)
     h = mix(h, hl->guard_lapsed);
     h = mix(h, hl->lf_gen_seen);
     h = mix(h, hl->ejected_ns);
-    h = mix_double(h, hl->damp_undo.penalty);
-    h = mix(h, hl->damp_undo.at_ns);
+    h = mix_double(h, hl->undo_penalty);
+    h = mix(h, hl->undo_at_ns);
     for (uint32_t i = 0; i < FO_MAX_TRIAL_CONCURRENCY; i++)
         h = mix(h, hl->trial_deadline_ns[i]);
     h = mix_double(h, hl->damp.penalty);
@@ -340,9 +343,9 @@ uint64_t fo__router_digest(fo_router *router)
         h = mix(h, rt->last_fault_ns);
         h = mix(h, rt->last_ok_ns);
         h = mix(h, rt->rng);
-        for (int k = 0; k <= FO__RESULT_MAX; k++)
+        for (int k = 0; k < FO__RESULT_MAX; k++)
             h = mix(h, rt->counters.results[k]);
-        for (int k = 0; k <= FO_CLASS_ROUTE_FAULT; k++)
+        for (int k = 0; k < FO_CLASS_ROUTE_FAULT; k++)
             h = mix(h, rt->counters.classes[k]);
         h = mix(h, atomic_load(&((struct fo__route *)(uintptr_t)rt)->picks));
         h = mix(h, rt->counters.trial_picks);
@@ -351,7 +354,6 @@ uint64_t fo__router_digest(fo_router *router)
         for (uint32_t k = 0; k < rt->name.len; k++)
             h = mix(h, (unsigned char)rt->name.text[k]);
         h = mix_health(h, &rt->health);
-        h = mix(h, rt->probe_seq0);
         if (rt->probe != NULL) {
             const struct fo__probe *p = rt->probe;
 

@@ -435,26 +435,35 @@ static void note_fallbacks(struct picker *pk, struct fo__plan *p,
 /* ---- the fast way ---------------------------------------------------------
  */
 
-static bool candidate_view(uint64_t v, const struct fo__entry *e)
+static inline bool candidate_view(uint64_t v, const struct fo__entry *e)
 {
-    fo_route_state st = (fo_route_state)(v & FO__V_STATE);
+    uint32_t st = (uint32_t)(v & FO__V_STATE);
 
-    return (v & FO__V_LIVE) != 0 && (v & FO__V_GUARDED) == 0 &&
-           e->weight != 0 && (st == FO_STATE_UP || st == FO_STATE_TRIAL);
+    return (v & (FO__V_LIVE | FO__V_GUARDED)) == FO__V_LIVE && e->weight != 0 &&
+           (st == FO_STATE_UP || st == FO_STATE_TRIAL);
 }
 
-/* A route's view, after applying a change that is due (its lock taken for
- * that only). */
-static uint64_t current_view(fo_router *r, struct fo__route *rt, uint64_t now)
+/* Applies a change that is due to a route (its lock taken for that only)
+ * and returns its view. */
+static uint64_t refresh_view(fo_router *r, struct fo__route *rt, uint64_t now)
 {
-    if (now >= atomic_load_explicit(&rt->view_next_ns, memory_order_acquire) ||
-        fo__view_lf_stale(r, rt)) {
-        fo__route_lock(rt);
-        if (rt->id != FO_ROUTE_ID_NONE)
-            fo__health_refresh(&rt->health, r, fo__route_now(rt, now));
-        fo__route_unlock(rt);
-    }
+    fo__route_lock(rt);
+    if (rt->id != FO_ROUTE_ID_NONE)
+        fo__health_refresh(&rt->health, r, fo__route_now(rt, now));
+    fo__route_unlock(rt);
     return atomic_load_explicit(&rt->view, memory_order_acquire);
+}
+
+/* A route's view, current at now: with a change due, applied first. */
+static inline uint64_t current_view(fo_router *r, struct fo__route *rt,
+                                    uint64_t now, uint32_t lfgen)
+{
+    uint64_t v = atomic_load_explicit(&rt->view, memory_order_acquire);
+
+    if (now >= atomic_load_explicit(&rt->view_next_ns, memory_order_relaxed) ||
+        ((v & FO__V_LIVE) && FO__V_LFGEN(v) != lfgen))
+        v = refresh_view(r, rt, now);
+    return v;
 }
 
 /* Remakes the list's bitmap of entries worth looking at, its tiers, and
@@ -462,6 +471,8 @@ static uint64_t current_view(fo_router *r, struct fo__route *rt, uint64_t now)
 static void remake(fo_router *r, struct fo__plan *p, uint64_t now)
 {
     uint64_t epoch = atomic_load_explicit(&r->epoch, memory_order_acquire);
+    uint32_t lfgen =
+        atomic_load_explicit(&r->lf_gen, memory_order_relaxed) & 0xffffu;
     uint64_t wake = UINT64_MAX;
     uint32_t words = (p->count + 63) / 64;
 
@@ -471,12 +482,12 @@ static void remake(fo_router *r, struct fo__plan *p, uint64_t now)
 
         for (uint32_t k = i; k < end; k++) {
             struct fo__entry *e = &p->entries[k];
-            uint64_t v = current_view(r, e->rt, now);
+            uint64_t v = current_view(r, e->rt, now, lfgen);
 
             p->tier_end[k] = end;
-            if (candidate_view(v, e))
+            if (candidate_view(v, e)) {
                 p->cand[k / 64] |= 1ull << (k % 64);
-            else if (e->weight != 0) {
+            } else if (e->weight != 0) {
                 uint64_t next = atomic_load_explicit(&e->rt->view_next_ns,
                                                      memory_order_relaxed);
 
@@ -491,24 +502,35 @@ static void remake(fo_router *r, struct fo__plan *p, uint64_t now)
 }
 
 /* The index of the first entry at or after k worth looking at, or count. */
-static uint32_t next_cand(const struct fo__plan *p, uint32_t k)
+static inline uint32_t next_cand(const struct fo__plan *p, uint32_t k)
 {
-    uint32_t w = k / 64;
+    uint32_t w = k / 64, words = (p->count + 63) / 64;
     uint64_t bits;
 
     if (k >= p->count)
         return p->count;
     bits = p->cand[w] & (~0ull << (k % 64));
-    for (;;) {
-        if (bits != 0) {
-            uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
-
-            return i < p->count ? i : p->count;
-        }
-        if (++w >= (p->count + 63) / 64)
+    while (bits == 0) {
+        if (++w >= words)
             return p->count;
         bits = p->cand[w];
     }
+    k = w * 64 + (uint32_t)__builtin_ctzll(bits);
+    return k < p->count ? k : p->count;
+}
+
+/* The next entry at or after k, before end, worth looking at (or end): a
+ * few bit tests in a small tier, a word at a time in a large one. */
+static inline uint32_t next_in_tier(const struct fo__plan *p, uint32_t k,
+                                    uint32_t end)
+{
+    if (end - k <= 8) {
+        while (k < end && !(p->cand[k / 64] & (1ull << (k % 64))))
+            k++;
+        return k;
+    }
+    k = next_cand(p, k);
+    return k < end ? k : end;
 }
 
 /*
@@ -523,6 +545,8 @@ static struct fo__entry *choose_fast(fo_router *r, struct fo__plan *p,
     const struct fo__config *c = &r->cfg;
     struct fo__entry *ramping = NULL;
     uint64_t epoch = atomic_load_explicit(&r->epoch, memory_order_acquire);
+    uint32_t lfgen =
+        atomic_load_explicit(&r->lf_gen, memory_order_relaxed) & 0xffffu;
 
     if (p->cand_epoch != epoch || now >= p->wake_ns)
         remake(r, p, now);
@@ -532,25 +556,28 @@ static struct fo__entry *choose_fast(fo_router *r, struct fo__plan *p,
         int64_t total = 0;
         bool all_ramping = true;
 
-        for (uint32_t k = i; k < end; k = next_cand(p, k + 1)) {
+        for (uint32_t k = i; k < end; k = next_in_tier(p, k + 1, end)) {
             struct fo__entry *e = &p->entries[k];
-            uint64_t v = current_view(r, e->rt, now);
-            uint32_t share;
-            int64_t w;
+            uint64_t v = current_view(r, e->rt, now, lfgen);
+            uint64_t since;
+            uint32_t share = 1000;
+            int64_t w = e->weight;
 
             if (!candidate_view(v, e) ||
                 ((v & FO__V_STATE) == FO_STATE_TRIAL && FO__V_SLOTS(v) == 0) ||
-                tried(attempt, e->id))
+                (attempt != NULL && tried(attempt, e->id)))
                 continue;
-            share = ramp(atomic_load_explicit(&e->rt->view_ramp_ns,
-                                              memory_order_relaxed),
-                         c, now);
+            since = atomic_load_explicit(&e->rt->view_ramp_ns,
+                                         memory_order_relaxed);
+            if (since != 0) {
+                share = ramp(since, c, now);
+                w = w * share / 1000;
+                if (w < 1)
+                    w = 1;
+            }
             if (share >= 1000)
                 all_ramping = false;
             e->share = (uint16_t)share;
-            w = (int64_t)e->weight * share / 1000;
-            if (w < 1)
-                w = 1;
             e->swrr += w;
             total += w;
             if (best == NULL || e->swrr > best->swrr)
@@ -655,58 +682,72 @@ static void panic_watch(fo_router *r, struct fo__plan *p,
  * route is no longer what the choice saw (a report changed it meanwhile):
  * choose again.
  */
-static bool take(fo_router *r, struct fo__entry *chosen, uint32_t *flags,
-                 uint64_t now, fo_attempt *attempt)
+/* take() for a panic pick or a route in trial: under the route's lock. */
+static __attribute__((noinline)) bool take_locked(fo_router *r,
+                                                  struct fo__entry *chosen,
+                                                  uint32_t *flags, uint64_t now,
+                                                  uint16_t *info)
 {
     struct fo__route *rt = chosen->rt;
-    uint16_t info = 0;
+    struct fo__health *h = &rt->health;
+    bool ok = true;
+
+    fo__route_lock(rt);
+    now = fo__route_now(rt, now);
+    if (rt->id == FO_ROUTE_ID_NONE) {
+        ok = false;
+    } else if (*flags & FO_PICK_PANIC) {
+        rt->counters.panic_picks++;
+        *info =
+            (uint16_t)(FO__PICK_PANIC | ((h->trial_epoch & FO__PICK_EPOCH_MASK)
+                                         << FO__PICK_EPOCH_SHIFT));
+    } else if (h->state == FO_STATE_TRIAL &&
+               fo__health_pickable(h, r->cfg.trial_concurrency)) {
+        int slot = fo__health_take_slot(h, r, now);
+
+        rt->counters.trial_picks++;
+        *flags |= FO_PICK_TRIAL;
+        *info =
+            (uint16_t)(FO__PICK_TRIAL |
+                       ((unsigned)slot << FO__PICK_SLOT_SHIFT) |
+                       ((h->slot_gen[slot] & 0x7u) << FO__PICK_SLOTGEN_SHIFT) |
+                       ((h->trial_epoch & FO__PICK_EPOCH_MASK)
+                        << FO__PICK_EPOCH_SHIFT));
+        fo__wake(r); /* the slot's expiry is a new deadline */
+    } else if (h->state != FO_STATE_UP) {
+        ok = false;
+    } else {
+        *info = (uint16_t)((h->ejections & FO__PICK_EPOCH_MASK)
+                           << FO__PICK_EPOCH_SHIFT);
+    }
+    fo__route_unlock(rt);
+    return ok;
+}
+
+/*
+ * Takes the chosen route for the attempt: a trial slot if it is in trial,
+ * the counts, what the attempt must remember. List lock held. False if the
+ * route is no longer what the choice saw (a report changed it meanwhile):
+ * choose again.
+ */
+static inline bool take(fo_router *r, struct fo__entry *chosen, uint32_t *flags,
+                        uint64_t now, fo_attempt *attempt)
+{
+    struct fo__route *rt = chosen->rt;
     uint64_t v = atomic_load_explicit(&rt->view, memory_order_acquire);
-    fo_route_state st = (fo_route_state)(v & FO__V_STATE);
+    uint64_t seen;
+    uint16_t info;
 
-    if ((*flags & FO_PICK_PANIC) || st == FO_STATE_TRIAL) {
-        struct fo__health *h = &rt->health;
-
-        fo__route_lock(rt);
-        now = fo__route_now(rt, now);
-        if (rt->id == FO_ROUTE_ID_NONE) {
-            fo__route_unlock(rt);
+    if ((*flags & FO_PICK_PANIC) || (v & FO__V_STATE) == FO_STATE_TRIAL) {
+        if (!take_locked(r, chosen, flags, now, &info))
             return false;
-        } else if (*flags & FO_PICK_PANIC) {
-            rt->counters.panic_picks++;
-            info = (uint16_t)(FO__PICK_PANIC |
-                              ((h->trial_epoch & FO__PICK_EPOCH_MASK)
-                               << FO__PICK_EPOCH_SHIFT));
-        } else if (h->state == FO_STATE_TRIAL &&
-                   fo__health_pickable(h, r->cfg.trial_concurrency)) {
-            int slot = fo__health_take_slot(h, r, now);
-
-            rt->counters.trial_picks++;
-            *flags |= FO_PICK_TRIAL;
-            info = (uint16_t)(FO__PICK_TRIAL |
-                              ((unsigned)slot << FO__PICK_SLOT_SHIFT) |
-                              ((h->slot_gen[slot] & 0x7u)
-                               << FO__PICK_SLOTGEN_SHIFT) |
-                              ((h->trial_epoch & FO__PICK_EPOCH_MASK)
-                               << FO__PICK_EPOCH_SHIFT));
-            fo__wake(r); /* the slot's expiry is a new deadline */
-        } else if (h->state != FO_STATE_UP) {
-            fo__route_unlock(rt);
-            return false;
-        } else {
-            info = (uint16_t)((h->ejections & FO__PICK_EPOCH_MASK)
-                              << FO__PICK_EPOCH_SHIFT);
-        }
-        fo__route_unlock(rt);
     } else {
         /* In service: remember which service period it was. */
         info = (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT);
     }
     atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
-    if (atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed) !=
-            0 &&
-        fo__add_sat(
-            atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed),
-            r->cfg.local_fault_window_ns) >= now)
+    seen = atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed);
+    if (seen != 0 && fo__add_sat(seen, r->cfg.local_fault_window_ns) >= now)
         *flags |= FO_PICK_LOCAL_FAULT;
     if (attempt != NULL) {
         int index = fo__attempt_append(attempt, r, chosen->id);
@@ -719,53 +760,23 @@ static bool take(fo_router *r, struct fo__entry *chosen, uint32_t *flags,
     return true;
 }
 
-static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
-                fo_route_id *route_out, uint32_t *flags_out)
+/* The full way, and what follows a choice either way. List lock held;
+ * released here. */
+static __attribute__((noinline)) int
+pick_full(fo_router *router, struct fo__plan *plan, fo_attempt *attempt,
+          fo_pick *out, uint64_t now, fo_route_id *route_out,
+          uint32_t *flags_out)
 {
     struct picker pk;
-    struct fo__plan *plan;
     struct fo__entry *chosen;
-    uint32_t flags, scanned = 0;
-    uint64_t now;
-    int rc = FO_OK, tries = 0;
+    uint32_t flags = 0, scanned = 0;
+    int rc = FO_OK;
 
-    if (attempt != NULL && fo__attempt_check(attempt, router) != FO_OK)
-        return FO_EINVAL;
-    if (attempt != NULL &&
-        fo__attempt_count(attempt) >= router->cfg.max_attempts)
-        return FO_ELIMIT;
-
-    now = fo__time(router);
-    fo__local_fault_lapse(router, now);
-    plan = fo__plan_acquire(router, attempt != NULL
-                                        ? attempt->fo_private_[FO__ATT_PLAN]
-                                        : FO_PLAN_ID_NONE);
-    if (plan == NULL) {
-        if (out != NULL)
-            out->skipped_count = 0;
-        return FO_ENOENT;
-    }
-again:
-    flags = 0;
-    chosen = NULL;
-    if (out == NULL)
-        chosen = choose_fast(router, plan, attempt, now, &flags);
-    if (chosen != NULL) {
-        if (!take(router, chosen, &flags, now, attempt)) {
-            if (++tries < 3)
-                goto again;
-            chosen = NULL; /* let the full way settle it */
-        } else {
-            goto picked;
-        }
-    }
-    /* The full way: explanations wanted, or no ordinary route left. */
     memset(&pk, 0, sizeof pk);
     pk.r = router;
     pk.attempt = attempt;
     pk.out = out;
     pk.now = now;
-    flags = 0;
     scan(&pk, plan);
     chosen = choose(&pk, plan, &flags, &scanned);
     if (chosen == pk.worst_best && chosen != NULL) {
@@ -785,7 +796,6 @@ again:
                     ? chosen
                     : pk.eligible_tried,
                 now);
-picked:
     plan->picks++;
     if (chosen == NULL) {
         plan->failed_picks++;
@@ -793,14 +803,56 @@ picked:
     } else {
         if (flags & FO_PICK_PANIC)
             plan->panic_total++;
-        else if (plan->panic)
-            panic_watch(router, plan, chosen, chosen, now);
         *route_out = chosen->id;
         *flags_out = flags;
     }
     fo__plan_unlock(plan);
     fo__flush(router);
     return rc;
+}
+
+static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
+                fo_route_id *route_out, uint32_t *flags_out)
+{
+    struct fo__plan *plan;
+    struct fo__entry *chosen;
+    uint32_t flags;
+    uint64_t now;
+
+    if (attempt != NULL &&
+        (fo__attempt_check(attempt, router) != FO_OK ||
+         fo__attempt_count(attempt) >= router->cfg.max_attempts))
+        return fo__attempt_check(attempt, router) != FO_OK ? FO_EINVAL
+                                                           : FO_ELIMIT;
+    now = fo__time(router);
+    fo__local_fault_lapse(router, now);
+    plan = fo__plan_acquire(router, attempt != NULL
+                                        ? attempt->fo_private_[FO__ATT_PLAN]
+                                        : FO_PLAN_ID_NONE);
+    if (plan == NULL) {
+        if (out != NULL)
+            out->skipped_count = 0;
+        return FO_ENOENT;
+    }
+    /* The fast way, unless explanations are wanted; a route changed under
+     * it (rare) is chosen again, twice at most, then the full way. */
+    for (int tries = 0; out == NULL && tries < 3; tries++) {
+        flags = 0;
+        chosen = choose_fast(router, plan, attempt, now, &flags);
+        if (chosen == NULL)
+            break;
+        if (take(router, chosen, &flags, now, attempt)) {
+            plan->picks++;
+            if (plan->panic)
+                panic_watch(router, plan, chosen, chosen, now);
+            *route_out = chosen->id;
+            *flags_out = flags;
+            fo__plan_unlock(plan);
+            fo__flush(router);
+            return FO_OK;
+        }
+    }
+    return pick_full(router, plan, attempt, out, now, route_out, flags_out);
 }
 
 int fo_pick_route(fo_router *router, fo_attempt *attempt, fo_route_id *out)

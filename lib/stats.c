@@ -110,12 +110,12 @@ void fo__route_snapshot(fo_router *r, struct fo__route *rt, uint64_t now,
             (double)h->window.faults / (double)h->window.volume;
     if (h->window.timed != 0)
         s->window_slow_rate = (double)h->window.slow / (double)h->window.timed;
-    for (int i = 0; i <= FO__RESULT_MAX; i++) {
-        s->results[i] = rt->counters.results[i];
-        s->reports += rt->counters.results[i];
+    for (int i = 1; i <= FO__RESULT_MAX; i++) {
+        s->results[i] = rt->counters.results[i - 1];
+        s->reports += rt->counters.results[i - 1];
     }
-    for (int i = 0; i <= FO_CLASS_ROUTE_FAULT; i++)
-        s->classes[i] = rt->counters.classes[i];
+    for (int i = 1; i <= FO_CLASS_ROUTE_FAULT; i++)
+        s->classes[i] = rt->counters.classes[i - 1];
     s->stale_reports = rt->counters.stale;
     s->picks = atomic_load_explicit(&rt->picks, memory_order_relaxed);
     s->trial_picks = rt->counters.trial_picks;
@@ -160,7 +160,7 @@ void fo__router_snapshot(fo_router *r, uint64_t now, fo_router_stats *s)
         fo__route_lock(rt);
         fo__health_refresh(&rt->health, r, fo__route_now(rt, now));
         s->routes_in_state[rt->health.state]++;
-        for (int k = 0; k <= FO__RESULT_MAX; k++)
+        for (int k = 0; k < FO__RESULT_MAX; k++)
             s->reports += rt->counters.results[k];
         fo__route_unlock(rt);
     }

@@ -30,13 +30,69 @@ struct fo__slot *fo__table_slot(const struct fo__table *t, uint32_t index)
 {
     const struct fo__dir *d =
         atomic_load_explicit(&t->dir, memory_order_acquire);
-    struct fo__slot *chunk;
+    struct fo__chunk *chunk;
 
     if (d == NULL || (index >> FO__CHUNK_BITS) >= d->nchunks)
         return NULL;
     chunk = atomic_load_explicit(&d->chunk[index >> FO__CHUNK_BITS],
                                  memory_order_acquire);
-    return chunk == NULL ? NULL : &chunk[index & (FO__CHUNK - 1)];
+    return chunk == NULL ? NULL : &chunk->slot[index & (FO__CHUNK - 1)];
+}
+
+/* A slot known to exist (made by a reserve). Router lock held. */
+static struct fo__slot *slot_of(const struct fo__table *t, uint32_t index)
+{
+    const struct fo__dir *d =
+        atomic_load_explicit(&t->dir, memory_order_relaxed);
+
+    return &atomic_load_explicit(&d->chunk[index >> FO__CHUNK_BITS],
+                                 memory_order_relaxed)
+                ->slot[index & (FO__CHUNK - 1)];
+}
+
+/* Objects sit on their own cache lines: a route picked on one core and
+ * another reported on the next never share one. */
+#define FO__LINE 64u
+
+static size_t stride_of(const struct fo__table *t)
+{
+    return (t->obj_size + FO__LINE - 1) / FO__LINE * FO__LINE;
+}
+
+/* A chunk of slots, with its objects made in one block. */
+static struct fo__chunk *make_chunk(fo_router *r, struct fo__table *t)
+{
+    size_t stride = stride_of(t);
+    struct fo__chunk *chunk = fo__calloc(r, &r->allocator, 1, sizeof *chunk);
+    char *objs;
+    uint32_t made = 0;
+
+    if (chunk == NULL)
+        return NULL;
+    chunk->block = fo__calloc(r, &r->allocator, 1,
+                              (size_t)FO__CHUNK * stride + FO__LINE - 1);
+    if (chunk->block == NULL) {
+        fo__free(r, &r->allocator, chunk);
+        return NULL;
+    }
+    objs = (char *)chunk->block +
+           (FO__LINE - (uintptr_t)chunk->block % FO__LINE) % FO__LINE;
+    for (; made < FO__CHUNK; made++) {
+        void *obj = objs + (size_t)made * stride;
+
+        if (t->obj_init != NULL && t->obj_init(obj) != FO_OK)
+            break;
+        atomic_init(&chunk->slot[made].obj, obj);
+    }
+    if (made < FO__CHUNK) {
+        while (made-- > 0)
+            t->obj_fini(r, atomic_load_explicit(&chunk->slot[made].obj,
+                                                memory_order_relaxed));
+        fo__free(r, &r->allocator, chunk->block);
+        fo__free(r, &r->allocator, chunk);
+        return NULL;
+    }
+    return chunk;
 }
 
 /* One more chunk of slots (and a larger directory if it is full). */
@@ -44,12 +100,12 @@ static int grow(fo_router *r, struct fo__table *t)
 {
     struct fo__dir *d = atomic_load_explicit(&t->dir, memory_order_relaxed);
     uint32_t used = fo__table_slots(t) >> FO__CHUNK_BITS;
-    struct fo__slot *chunk;
+    struct fo__chunk *chunk;
 
     if (d == NULL || used >= d->nchunks) {
         uint32_t n = d == NULL ? 4 : d->nchunks * 2;
         struct fo__dir *nd = fo__calloc(
-            r, &r->allocator, 1, sizeof *nd + n * sizeof(struct fo__slot *));
+            r, &r->allocator, 1, sizeof *nd + n * sizeof(struct fo__chunk *));
 
         if (nd == NULL)
             return FO_ENOMEM;
@@ -64,11 +120,9 @@ static int grow(fo_router *r, struct fo__table *t)
         atomic_store_explicit(&t->dir, nd, memory_order_release);
         d = nd;
     }
-    chunk = fo__calloc(r, &r->allocator, FO__CHUNK, sizeof *chunk);
+    chunk = make_chunk(r, t);
     if (chunk == NULL)
         return FO_ENOMEM;
-    for (uint32_t i = 0; i < FO__CHUNK; i++)
-        atomic_init(&chunk[i].obj, NULL);
     atomic_store_explicit(&d->chunk[used], chunk, memory_order_release);
     return FO_OK;
 }
@@ -76,9 +130,6 @@ static int grow(fo_router *r, struct fo__table *t)
 int fo__table_reserve(fo_router *r, struct fo__table *t)
 {
     uint32_t n = fo__table_slots(t);
-    struct fo__slot *s;
-    void *obj;
-    int rc;
 
     if (t->count >= t->limit)
         return FO_ELIMIT;
@@ -86,23 +137,8 @@ int fo__table_reserve(fo_router *r, struct fo__table *t)
         return FO_OK; /* a used slot: its object exists */
     if (n >= (1u << FO__ID_INDEX_BITS))
         return FO_ELIMIT; /* every index used or retired */
-    s = fo__table_slot(t, n);
-    if (s == NULL) {
-        rc = grow(r, t);
-        if (rc != FO_OK)
-            return rc;
-        s = fo__table_slot(t, n);
-    }
-    if (atomic_load_explicit(&s->obj, memory_order_relaxed) != NULL)
-        return FO_OK; /* made by an earlier reserve */
-    obj = fo__calloc(r, &r->allocator, 1, t->obj_size);
-    if (obj == NULL)
-        return FO_ENOMEM;
-    if (t->obj_init != NULL && t->obj_init(obj) != FO_OK) {
-        fo__free(r, &r->allocator, obj);
-        return FO_ESYS;
-    }
-    atomic_store_explicit(&s->obj, obj, memory_order_release);
+    if (fo__table_slot(t, n) == NULL)
+        return grow(r, t);
     return FO_OK;
 }
 
@@ -113,11 +149,11 @@ void *fo__table_insert(fo_router *r, struct fo__table *t, uint64_t *id)
 
     if (t->free_head != FO__NO_SLOT) {
         index = t->free_head;
-        s = fo__table_slot(t, index);
+        s = slot_of(t, index);
         t->free_head = s->next_free;
     } else {
         index = fo__table_slots(t);
-        s = fo__table_slot(t, index);
+        s = slot_of(t, index);
         s->gen = 1;
         atomic_store_explicit(&t->nslots, index + 1, memory_order_release);
     }
@@ -173,7 +209,7 @@ bool fo__table_live(const struct fo__table *t, uint32_t index)
 void fo__table_remove(struct fo__table *t, uint64_t id)
 {
     uint32_t index = FO__ID_INDEX(id);
-    struct fo__slot *s = fo__table_slot(t, index);
+    struct fo__slot *s = slot_of(t, index);
 
     s->live = false;
     if (s->gen >= FO__ID_GEN_MAX) {
@@ -193,21 +229,16 @@ void fo__table_release(fo_router *r, struct fo__table *t)
 
     if (d != NULL) {
         for (uint32_t c = 0; c < d->nchunks; c++) {
-            struct fo__slot *chunk =
+            struct fo__chunk *chunk =
                 atomic_load_explicit(&d->chunk[c], memory_order_relaxed);
 
             if (chunk == NULL)
                 continue;
-            for (uint32_t i = 0; i < FO__CHUNK; i++) {
-                void *obj =
-                    atomic_load_explicit(&chunk[i].obj, memory_order_relaxed);
-
-                if (obj == NULL)
-                    continue;
+            for (uint32_t i = 0; i < FO__CHUNK; i++)
                 if (t->obj_fini != NULL)
-                    t->obj_fini(r, obj);
-                fo__free(r, &r->allocator, obj);
-            }
+                    t->obj_fini(r, atomic_load_explicit(&chunk->slot[i].obj,
+                                                        memory_order_relaxed));
+            fo__free(r, &r->allocator, chunk->block);
             fo__free(r, &r->allocator, chunk);
         }
     }

@@ -10,10 +10,11 @@
 
 void fo__window_reset(struct fo__window *w)
 {
-    uint64_t head = w->head;
+    uint64_t head = w->head, head_end = w->head_end_ns;
 
     memset(w, 0, sizeof *w);
     w->head = head;
+    w->head_end_ns = head_end;
 }
 
 static void drop_bucket(struct fo__window *w, struct fo__bucket *b)
@@ -27,8 +28,13 @@ static void drop_bucket(struct fo__window *w, struct fo__bucket *b)
 
 void fo__window_advance(struct fo__window *w, uint64_t now, uint64_t bucket_ns)
 {
-    uint64_t period = now / bucket_ns;
+    uint64_t period;
 
+    if (now < w->head_end_ns)
+        return; /* the newest bucket still: no division */
+    period = now / bucket_ns;
+    w->head_end_ns =
+        period < UINT64_MAX / bucket_ns ? (period + 1) * bucket_ns : UINT64_MAX;
     if (period <= w->head)
         return; /* same bucket (time never goes back inside a router) */
     if (period - w->head >= FO__WINDOW_BUCKETS) {
@@ -40,14 +46,6 @@ void fo__window_advance(struct fo__window *w, uint64_t now, uint64_t bucket_ns)
     w->head = period;
 }
 
-static void inc(uint32_t *bucket, uint64_t *sum)
-{
-    if (*bucket < UINT32_MAX) {
-        (*bucket)++;
-        (*sum)++;
-    }
-}
-
 void fo__window_add(struct fo__window *w, uint64_t now, uint64_t bucket_ns,
                     bool fault, bool timed, bool slow)
 {
@@ -55,11 +53,20 @@ void fo__window_add(struct fo__window *w, uint64_t now, uint64_t bucket_ns,
 
     fo__window_advance(w, now, bucket_ns);
     b = &w->b[w->head % FO__WINDOW_BUCKETS];
-    inc(&b->volume, &w->volume);
-    if (fault)
-        inc(&b->faults, &w->faults);
-    if (timed)
-        inc(&b->timed, &w->timed);
-    if (slow)
-        inc(&b->slow, &w->slow);
+    if (b->volume == UINT16_MAX)
+        return; /* full: the bucket keeps its sample */
+    b->volume++;
+    w->volume++;
+    if (fault) {
+        b->faults++;
+        w->faults++;
+    }
+    if (timed) {
+        b->timed++;
+        w->timed++;
+        if (slow) {
+            b->slow++;
+            w->slow++;
+        }
+    }
 }
