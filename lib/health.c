@@ -380,6 +380,10 @@ static void eject(struct fo__health *h, fo_router *r, uint64_t now,
     h->trial_passes = 0;
     clear_slots(h);
     fo__window_reset(&h->window);
+    /* Probe answers from before the ejection prove nothing about the
+     * outage that began now: `rise` answers in a row must come after it. */
+    if (route_of(h)->probe != NULL)
+        route_of(h)->probe->ok_run = 0;
 
     /* Damping counts flaps: a route in service going out. A failed trial
      * is the same outage going on (its hold-down grows instead), as in

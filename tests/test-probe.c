@@ -598,6 +598,34 @@ static void test_weak_probes_after_unreachable(void **state)
     assert_int_equal(route_state(f->router, r), FO_STATE_UP);
 }
 
+/* Answers from before an ejection prove nothing about the outage: after
+ * calls take the route out, `rise` answers must come after the ejection. */
+static void test_answers_before_ejection_do_not_count(void **state)
+{
+    struct fixture *f = *state;
+    static struct recorder rec;
+    rec = (struct recorder){.sync = true, .sync_result = FO_RESULT_SUCCESS};
+    fo_route_id r = add_route(f->router, "r", 1);
+
+    set_plain(f, r, &rec, 2, 3);
+    for (int i = 0; i < 4; i++) {
+        f->clock.now = deadline(f);
+        tick(f);
+    }
+    assert_int_equal(probe_of(f, r)->ok_run, 4);
+    report_n(f->router, r, FO_RESULT_TIMEOUT, 3);
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+    assert_int_equal(probe_of(f, r)->ok_run, 0);
+    f->clock.now = deadline(f);
+    tick(f); /* one answer since: not enough */
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+    f->clock.now = deadline(f);
+    tick(f);
+    assert_int_equal(route_state(f->router, r), FO_STATE_TRIAL);
+    assert_int_equal(route_reason(f->router, r, NULL, 0),
+                     FO_REASON_PROBE_PASSED);
+}
+
 /* A carrier rejecting calls answers OPTIONS just fine: weak probes never
  * re-admit it; strong ones (a peer whose keepalive is the call path) do. */
 static void test_weak_and_strong_after_rejections(void **state)
@@ -788,6 +816,7 @@ int main(void)
         T(test_probe_options),
         T(test_next_deadline_and_timeout_ms),
         T(test_weak_probes_after_unreachable),
+        T(test_answers_before_ejection_do_not_count),
         T(test_weak_and_strong_after_rejections),
         T(test_probes_respect_orders),
         T(test_brownout_stays_out),
