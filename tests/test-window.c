@@ -73,6 +73,62 @@ static void test_window_sums_match_buckets(void **state)
     }
 }
 
+/* A bucket that fills (65,535 attempts in one bucket) stops counting as a
+ * whole: volume and faults stop together, so the sample's ratio stands,
+ * the sums match the buckets, and nothing wraps; the next bucket counts
+ * again and the full one slides out in its time. */
+static void test_window_bucket_saturates(void **state)
+{
+    struct fo__window w;
+    const uint64_t b = 5 * SEC;
+    uint64_t vol = 0;
+
+    (void)state;
+    memset(&w, 0, sizeof w);
+    for (uint32_t i = 0; i < 200000; i++)
+        fo__window_add(&w, 1000 * SEC, b, i % 4 == 0, true, i % 2 == 0);
+    assert_int_equal(w.b[w.head % 12].volume, UINT16_MAX);
+    assert_int_equal(w.volume, UINT16_MAX);
+    assert_int_equal(w.faults, (UINT16_MAX + 3) / 4);
+    assert_int_equal(w.timed, UINT16_MAX);
+    assert_int_equal(w.slow, (UINT16_MAX + 1) / 2);
+    /* Eleven more full buckets: the running sums pass 16 bits. */
+    for (uint64_t k = 1; k < 12; k++)
+        for (uint32_t i = 0; i < 70000; i++)
+            fo__window_add(&w, (1000 + 5 * k) * SEC, b, i % 4 == 0, false,
+                           false);
+    for (int i = 0; i < 12; i++)
+        vol += w.b[i].volume;
+    assert_true(vol == w.volume);
+    assert_true(w.volume == 12ull * UINT16_MAX);
+    assert_true(w.faults == 12ull * ((UINT16_MAX + 3) / 4));
+    /* The first bucket slides out: its share leaves the sums exactly. */
+    fo__window_add(&w, 1060 * SEC, b, true, false, false);
+    assert_true(w.volume == 11ull * UINT16_MAX + 1);
+    assert_true(w.faults == 11ull * ((UINT16_MAX + 3) / 4) + 1);
+    assert_true(w.timed == 0 && w.slow == 0);
+}
+
+/* A route reported at any rate keeps a true failure rate: 100,000 calls
+ * a bucket with every fifth a fault read as 20%, not as a wrapped count. */
+static void test_failure_rate_under_saturation(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r = add_route(f->router, "r", 1);
+    fo_route_stats st = FO_ROUTE_STATS_INIT;
+
+    for (int i = 0; i < 100000; i++)
+        assert_int_equal(fo_report_result(f->router, r,
+                                          i % 5 == 0 ? FO_RESULT_CONGESTION
+                                                     : FO_RESULT_SUCCESS,
+                                          NULL),
+                         FO_OK);
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    assert_int_equal(fo_route_get_stats(f->router, r, &st), FO_OK);
+    assert_true(st.window_attempts == UINT16_MAX);
+    assert_true(st.window_faults == (UINT16_MAX + 4) / 5);
+}
+
 /* ---- failure rate -------------------------------------------------------- */
 
 /* volume - 1 attempts cannot decide, however bad; the volume-th can. */
@@ -258,6 +314,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_sums_and_slides),
         cmocka_unit_test(test_window_sums_match_buckets),
+        cmocka_unit_test(test_window_bucket_saturates),
+        T(test_failure_rate_under_saturation),
         T(test_failure_rate_minimum_volume),
         T(test_failure_rate_threshold),
         T(test_failure_rate_just_below),
