@@ -518,6 +518,9 @@ static void catch_up(struct fo__health *h, fo_router *r, uint64_t now,
         h->guarded = true;
         h->guard_kind = h->eject_kind;
         h->guard_until_ns = fo__add_sat(now, r->cfg.local_fault_window_ns);
+        /* In service all along: what time has done since (the growth
+         * level's decay) is due now, in this same refresh. */
+        h->next_event_ns = next_event(h, &r->cfg);
         fo__format_duration(dur, sizeof dur, now - h->ejected_ns);
         why(ch, FO_REASON_LOCAL_FAULT,
             "back in service: taken out %s ago by what looks like a local "

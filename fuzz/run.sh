@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the fuzz target with clang and libFuzzer and runs it for a bounded
+# time: fuzz/run.sh [SECONDS] (default 60). Exits non-zero on any crash,
+# leak, timeout or violated invariant.
+#
+# The build goes to build-fuzz (configured on first use). The fuzzer works
+# on fuzz/corpus-run, a scratch copy of the seed corpus that is kept
+# between runs, so a longer campaign can be run in several sittings; the
+# committed fuzz/corpus never grows. Delete fuzz/corpus-run to start afresh.
+# Crashing inputs are written to build-fuzz/artifacts/; minimize one with
+#   build-fuzz/fuzz/api_sequence -minimize_crash=1 -runs=100000 FILE
+# and keep it under fuzz/crashes/ as a regression test.
+#
+# Environment: FUZZ_JOBS=N fuzzes in N processes at once (libFuzzer's fork
+# mode; default 1). Extra libFuzzer flags can follow SECONDS.
+set -euo pipefail
+
+seconds=${1:-60}
+shift || true
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [[ ! -f build-fuzz/build.ninja ]]; then
+    CC=clang meson setup build-fuzz -Dfuzz=true
+fi
+ninja -C build-fuzz fuzz/api_sequence
+
+mkdir -p fuzz/corpus-run build-fuzz/artifacts
+for seed in fuzz/corpus/*; do
+    [[ -e fuzz/corpus-run/${seed##*/} ]] || cp "$seed" fuzz/corpus-run/
+done
+
+jobs=${FUZZ_JOBS:-1}
+flags=(
+    -max_total_time="$seconds"
+    -timeout=10
+    -rss_limit_mb=2048
+    -max_len=1024
+    -print_final_stats=1
+    -artifact_prefix=build-fuzz/artifacts/
+)
+if ((jobs > 1)); then
+    flags+=(-fork="$jobs")
+fi
+
+# libFuzzer exits non-zero when it finds anything; so does this script.
+exec build-fuzz/fuzz/api_sequence "${flags[@]}" "$@" fuzz/corpus-run
