@@ -71,39 +71,45 @@ uint64_t fo__now(fo_router *router)
  */
 uint64_t fo__time(fo_router *r)
 {
-    uint64_t raw = fo__now(r), last, now;
+    uint64_t raw = fo__now(r), last, off, then, now;
 
     if (r->clock.now_ns == NULL)
         return raw;
     /* The common case without a lock: the source moves forward by a sane
      * step (or back by less than a reordering), and router time is the
-     * reading plus an offset that only the rare cases change. */
+     * reading plus an offset that only the rare cases change. Router time
+     * at the latest reading (last + offset) never wraps: a step that
+     * would carry it past the end of its range goes to the lock, which
+     * holds it there. */
     last = atomic_load_explicit(&r->raw_last_ns, memory_order_acquire);
     while (raw > last && raw - last <= FO__CLOCK_MAX_STEP_NS) {
+        off = atomic_load_explicit(&r->clock_offset, memory_order_acquire);
+        if (last + off > UINT64_MAX - (raw - last))
+            break;
         if (atomic_compare_exchange_weak_explicit(&r->raw_last_ns, &last, raw,
                                                   memory_order_acq_rel,
                                                   memory_order_acquire))
-            return raw +
-                   atomic_load_explicit(&r->clock_offset, memory_order_acquire);
+            return raw + off;
     }
     if (raw <= last && last - raw <= FO__CLOCK_REORDER_NS)
         return last +
                atomic_load_explicit(&r->clock_offset, memory_order_acquire);
-    /* A step back, or a wild step forward: move the offset so router time
-     * goes on from where it was (by at most the longest step). */
+    /* A step back, a wild step forward, or the end of the range: move the
+     * offset so router time goes on from where it was (by at most the
+     * longest step, and never past UINT64_MAX). */
     (void)pthread_mutex_lock(&r->clock_lock);
     last = atomic_load_explicit(&r->raw_last_ns, memory_order_relaxed);
-    if (raw > last && raw - last > FO__CLOCK_MAX_STEP_NS)
-        atomic_fetch_sub_explicit(&r->clock_offset,
-                                  raw - last - FO__CLOCK_MAX_STEP_NS,
-                                  memory_order_release);
-    else if (raw < last && last - raw > FO__CLOCK_REORDER_NS)
-        atomic_fetch_add_explicit(&r->clock_offset, last - raw,
-                                  memory_order_release);
-    if (raw > last || last - raw > FO__CLOCK_REORDER_NS)
+    then = last + atomic_load_explicit(&r->clock_offset, memory_order_relaxed);
+    now = then;
+    if (raw > last)
+        now = fo__add_sat(then, raw - last < FO__CLOCK_MAX_STEP_NS
+                                    ? raw - last
+                                    : FO__CLOCK_MAX_STEP_NS);
+    if (raw > last || last - raw > FO__CLOCK_REORDER_NS) {
+        atomic_store_explicit(&r->clock_offset, now - raw,
+                              memory_order_release);
         atomic_store_explicit(&r->raw_last_ns, raw, memory_order_release);
-    now = atomic_load_explicit(&r->raw_last_ns, memory_order_relaxed) +
-          atomic_load_explicit(&r->clock_offset, memory_order_relaxed);
+    }
     (void)pthread_mutex_unlock(&r->clock_lock);
     return now;
 }

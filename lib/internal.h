@@ -86,12 +86,13 @@ int fo__options_resolve(const fo_router_options *opts, struct fo__config *cfg,
 enum fo__cb_kind {
     FO__CB_CLOCK = 1u << 0,
     FO__CB_ALLOC = 1u << 1,
-    FO__CB_PROBE = 1u << 2,
+    FO__CB_PROBE = 1u << 2, /* a probe callback, or a destroy callback */
     FO__CB_EVENT = 1u << 3,
+    FO__CB_FREE = 1u << 4, /* not a callback: fo_router_free() is running */
 };
 
 /* Kinds from which no call on the same router is allowed. */
-#define FO__CB_NO_REENTRY (FO__CB_CLOCK | FO__CB_ALLOC)
+#define FO__CB_NO_REENTRY (FO__CB_CLOCK | FO__CB_ALLOC | FO__CB_FREE)
 
 struct fo__cb_frame {
     const fo_router *router;

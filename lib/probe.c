@@ -6,10 +6,14 @@
  * wait's jitter, and never while one is in flight; the first starts within
  * the jitter of fo_set_probe(). A probe not done by its timeout has failed.
  *
- * Tokens: (router probe sequence << 24) | route slot index. The sequence
- * only grows, so a token is never reused, and comparing a token's
- * sequence with the one the route was added at tells a late completion
- * (EALREADY) from one for a route that is gone (ENOENT).
+ * Tokens: (router probe sequence << 24) | route slot index, with the low 40
+ * bits of the sequence. The sequence only grows, from a starting point of
+ * the router's own (so another router's tokens are not this one's), and a
+ * token's 40 bits are read back as the latest sequence number, not after
+ * the router's, that ends in them: tokens keep working past 2^40 probes,
+ * and are reused only 2^40 probes later. Comparing a token's sequence with
+ * the one the route was added at tells a late completion (EALREADY) from
+ * one for a route that is gone (ENOENT).
  *
  * Callbacks: fo_router_tick() starts due probes under the lock, then calls
  * their callbacks after unlocking. Each running callback holds a reference
@@ -27,6 +31,7 @@
 #define FO__TOKEN_INDEX(t)                                                     \
     ((uint32_t)((t) & ((1u << FO__TOKEN_INDEX_BITS) - 1)))
 #define FO__TOKEN_SEQ(t) ((t) >> FO__TOKEN_INDEX_BITS)
+#define FO__TOKEN_SEQ_MASK ((1ull << (64 - FO__TOKEN_INDEX_BITS)) - 1)
 #define FO__TICK_BATCH   32
 
 #define FO__END_OF(type, member)                                               \
@@ -145,11 +150,18 @@ void fo__probe_drop(fo_router *r, struct fo__route *rt,
 
 void fo__probe_destroy_list(fo_router *r, struct fo__probe_reg *list)
 {
+    struct fo__cb_frame frame;
+
     if (list == NULL)
         return;
+    /* A destroy callback is one of the router's callbacks: it may call in
+     * as a probe callback may, but not free the router under our feet
+     * (nor tick it, nor stop its thread): FO_EBUSY. */
+    fo__cb_enter(&frame, r, FO__CB_PROBE);
     for (struct fo__probe_reg *p = list; p != NULL; p = p->next)
         if (p->destroy != NULL)
             p->destroy(p->userdata);
+    fo__cb_leave(&frame);
     /* The allocator runs under the lock, as documented. */
     fo__lock(r);
     while (list != NULL) {
@@ -261,11 +273,32 @@ static void conclude(fo_router *r, struct fo__route *rt, fo_result result,
     fo__health_probe(rt, r, cls != FO_CLASS_ROUTE_FAULT, result, now);
 }
 
+/* A new token for a probe of slot index (router lock held). */
+static fo_probe_token new_token(fo_router *r, uint32_t index)
+{
+    uint64_t seq = atomic_fetch_add(&r->probe_seq, 1) + 1;
+
+    /* Its 40 bits all 0 would make token 0 (no probe) for slot 0. */
+    if ((seq & FO__TOKEN_SEQ_MASK) == 0)
+        seq = atomic_fetch_add(&r->probe_seq, 1) + 1;
+    return (seq << FO__TOKEN_INDEX_BITS) | index;
+}
+
+/* The sequence number a token was issued with: the latest one, not after
+ * the router's, that ends in its 40 bits; 0 if there is none. */
+static uint64_t token_seq(fo_router *r, fo_probe_token token)
+{
+    uint64_t cur = atomic_load(&r->probe_seq);
+    uint64_t back = (cur - FO__TOKEN_SEQ(token)) & FO__TOKEN_SEQ_MASK;
+
+    return token != 0 && back < cur ? cur - back : 0;
+}
+
 int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
 {
     struct fo__route *rt = NULL;
     uint32_t index = FO__TOKEN_INDEX(token);
-    uint64_t now, seq = FO__TOKEN_SEQ(token);
+    uint64_t now, seq;
     int rc = fo__enter(router);
 
     if (rc != FO_OK)
@@ -273,8 +306,8 @@ int fo_probe_done(fo_router *router, fo_probe_token token, fo_result result)
     if (!fo__result_valid((int)result))
         return FO_EINVAL;
     now = fo__time(router);
-    if (token != 0 && seq <= atomic_load(&router->probe_seq) &&
-        index < fo__table_slots(&router->routes))
+    seq = token_seq(router, token);
+    if (seq != 0 && index < fo__table_slots(&router->routes))
         rt = fo__table_at(&router->routes, index);
     if (rt != NULL) {
         fo__route_lock(rt);
@@ -418,9 +451,7 @@ static uint32_t tick_pass(fo_router *r, uint64_t now, struct launch *batch,
             *more = true;
             goto next;
         }
-        p->token =
-            ((atomic_fetch_add(&r->probe_seq, 1) + 1) << FO__TOKEN_INDEX_BITS) |
-            i;
+        p->token = new_token(r, i);
         p->started_ns = t != 0 ? t : 1;
         p->deadline_ns = fo__add_sat(t, p->timeout_ns);
         rt->probes->sent++;

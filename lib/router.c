@@ -80,6 +80,10 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
     r->allocator = allocator;
     r->tag = atomic_fetch_add_explicit(&fo__next_tag, 1, memory_order_relaxed);
     r->id_salt = (uint32_t)(r->tag & ((1u << FO__ID_SALT_BITS) - 1));
+    /* Probe tokens count from a point of this router's own, spread over
+     * the 40 bits a token keeps: another router's token is not one of
+     * this router's (probe.c). */
+    atomic_init(&r->probe_seq, (r->tag * 0x9e3779b97f4a7c15ull) >> 24);
     atomic_init(&r->panic, cfg.panic);
     fo__table_init(&r->routes, 0, cfg.max_routes, sizeof(struct fo__route),
                    fo__route_obj_init, fo__route_obj_fini);
@@ -113,12 +117,16 @@ int fo_router_new(fo_router **out, const fo_router_options *opts)
 int fo_router_free(fo_router *router)
 {
     struct fo__allocator allocator;
+    struct fo__cb_frame frame;
 
     if (router == NULL)
         return FO_OK;
     if (fo__cb_active(router, ~0u))
         return FO_EBUSY;
     (void)fo_router_stop_thread(router);
+    /* From here on the router is being torn down: a callback it runs now
+     * (a destroy callback) that calls back in gets FO_EBUSY. */
+    fo__cb_enter(&frame, router, FO__CB_FREE);
     for (uint32_t i = 0; i < fo__table_slots(&router->routes); i++) {
         struct fo__route *rt = fo__table_at(&router->routes, i);
         struct fo__probe_reg *destroy = NULL;
@@ -144,6 +152,7 @@ int fo_router_free(fo_router *router)
     (void)pthread_mutex_destroy(&router->clock_lock);
     (void)pthread_mutex_destroy(&router->lock);
     allocator = router->allocator;
+    fo__cb_leave(&frame);
     fo__free(NULL, &allocator, router);
     return FO_OK;
 }
