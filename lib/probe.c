@@ -30,9 +30,9 @@
 #define FO__TOKEN_INDEX_BITS 24
 #define FO__TOKEN_INDEX(t)                                                     \
     ((uint32_t)((t) & ((1u << FO__TOKEN_INDEX_BITS) - 1)))
-#define FO__TOKEN_SEQ(t) ((t) >> FO__TOKEN_INDEX_BITS)
+#define FO__TOKEN_SEQ(t)   ((t) >> FO__TOKEN_INDEX_BITS)
 #define FO__TOKEN_SEQ_MASK ((1ull << (64 - FO__TOKEN_INDEX_BITS)) - 1)
-#define FO__TICK_BATCH   32
+#define FO__TICK_BATCH     32
 
 #define FO__END_OF(type, member)                                               \
     (offsetof(type, member) + sizeof(((type *)0)->member))

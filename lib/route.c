@@ -75,13 +75,14 @@ int fo_route_add(fo_router *router, const char *name, uint32_t priority,
                  uint32_t weight, uint32_t cost, fo_route_id *out)
 {
     struct fo__route *rt;
-    struct fo__plan *def = &router->defplan;
+    struct fo__plan *def;
     uint64_t now, id;
     size_t len;
     int rc = fo__enter(router);
 
     if (rc != FO_OK)
         return rc;
+    def = &router->defplan;
     if (name == NULL || out == NULL)
         return FO_EINVAL;
     len = fo__name_check(name);

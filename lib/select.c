@@ -476,7 +476,8 @@ static void remake(fo_router *r, struct fo__plan *p, uint64_t now)
     uint64_t wake = UINT64_MAX;
     uint32_t words = (p->count + 63) / 64;
 
-    memset(p->cand, 0, words * sizeof *p->cand);
+    if (words != 0) /* an empty list may have no bitmap at all */
+        memset(p->cand, 0, words * sizeof *p->cand);
     for (uint32_t i = 0; i < p->count;) {
         uint32_t end = tier_end(p, i);
 
