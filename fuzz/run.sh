@@ -12,7 +12,8 @@
 # and keep it under fuzz/crashes/ as a regression test.
 #
 # Environment: FUZZ_JOBS=N fuzzes in N processes at once (libFuzzer's fork
-# mode; default 1). Extra libFuzzer flags can follow SECONDS.
+# mode; default 1); FUZZ_BUILD and FUZZ_CORPUS choose another build
+# directory and working corpus. Extra libFuzzer flags can follow SECONDS.
 set -euo pipefail
 
 seconds=${1:-60}
@@ -20,14 +21,18 @@ shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-if [[ ! -f build-fuzz/build.ninja ]]; then
-    CC=clang meson setup build-fuzz -Dfuzz=true
-fi
-ninja -C build-fuzz fuzz/api_sequence
+build=${FUZZ_BUILD:-build-fuzz}
+corpus=${FUZZ_CORPUS:-fuzz/corpus-run}
 
-mkdir -p fuzz/corpus-run build-fuzz/artifacts
-for seed in fuzz/corpus/*; do
-    [[ -e fuzz/corpus-run/${seed##*/} ]] || cp "$seed" fuzz/corpus-run/
+if [[ ! -f $build/build.ninja ]]; then
+    CC=clang meson setup "$build" -Dfuzz=true -Dtests=disabled \
+        -Dexamples=false -Dbench=false
+fi
+ninja -C "$build" fuzz/api_sequence
+
+mkdir -p "$corpus" "$build/artifacts"
+for seed in fuzz/corpus/* fuzz/crashes/*; do
+    [[ -e $corpus/${seed##*/} ]] || cp "$seed" "$corpus/"
 done
 
 jobs=${FUZZ_JOBS:-1}
@@ -37,11 +42,11 @@ flags=(
     -rss_limit_mb=2048
     -max_len=1024
     -print_final_stats=1
-    -artifact_prefix=build-fuzz/artifacts/
+    -artifact_prefix="$build/artifacts/"
 )
 if ((jobs > 1)); then
     flags+=(-fork="$jobs")
 fi
 
 # libFuzzer exits non-zero when it finds anything; so does this script.
-exec build-fuzz/fuzz/api_sequence "${flags[@]}" "$@" fuzz/corpus-run
+exec "$build/fuzz/api_sequence" "${flags[@]}" "$@" "$corpus"
