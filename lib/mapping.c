@@ -144,11 +144,17 @@ int fo_result_from_dialstatus(const char *dialstatus, fo_result *out)
         return FO_EINVAL;
     while (is_blank(*dialstatus))
         dialstatus++;
-    /* The longest value is 11 bytes: anything longer is unknown, and we
-     * never read far into a string that is not ours. */
-    len = strnlen(dialstatus, 32);
-    while (len > 0 && is_blank(dialstatus[len - 1]))
-        len--;
+    /* The value runs to the first blank; the longest is 11 bytes, so a
+     * longer run is unknown and no more of it is read. After the value
+     * only blanks may follow: a value cut short is not that value. */
+    len = 0;
+    while (len < 12 && dialstatus[len] != '\0' && !is_blank(dialstatus[len]))
+        len++;
+    if (len == 12)
+        return FO_EINVAL;
+    for (size_t k = len; dialstatus[k] != '\0'; k++)
+        if (!is_blank(dialstatus[k]))
+            return FO_EINVAL;
     for (size_t i = 0; i < sizeof dialstatus_table / sizeof *dialstatus_table;
          i++) {
         const char *name = dialstatus_table[i].name;
