@@ -13,6 +13,7 @@ Usage: sip-options.py EXAMPLE SCENARIO_DIR SIPP
 """
 import os
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -137,6 +138,7 @@ class Run:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def main():
