@@ -254,46 +254,16 @@ static uint64_t mix_plan(uint64_t h, const struct fo__plan *p)
     return h;
 }
 
-/* Locks every list and route (L0 held), in the order of the locks. */
-static void lock_all(fo_router *r, bool lock)
-{
-    uint32_t np = fo__table_slots(&r->plans);
-    uint32_t nr = fo__table_slots(&r->routes);
-
-    if (lock)
-        fo__plan_lock(&r->defplan);
-    for (uint32_t i = 0; i < np; i++) {
-        struct fo__plan *p = fo__table_at(&r->plans, i);
-
-        if (p != NULL) {
-            if (lock)
-                fo__plan_lock(p);
-            else
-                fo__plan_unlock(p);
-        }
-    }
-    if (!lock)
-        fo__plan_unlock(&r->defplan);
-    for (uint32_t i = 0; i < nr; i++) {
-        struct fo__route *rt = fo__table_at(&r->routes, i);
-
-        if (rt != NULL) {
-            if (lock)
-                fo__route_lock(rt);
-            else
-                fo__route_unlock(rt);
-        }
-    }
-}
-
 uint64_t fo__router_digest(fo_router *router)
 {
     const struct fo__table *t = &router->routes;
     uint64_t h = 14695981039346656037ull;
     uint32_t nr, np;
 
+    /* The router's lock keeps routes and plans where they are; each list
+     * and route is read under its own lock, one at a time (a digest is
+     * taken of a router at rest: tests compare one before and after). */
     fo__lock(router);
-    lock_all(router, true);
     nr = fo__table_slots(t);
     np = fo__table_slots(&router->plans);
     h = mix(h, router->cfg.hold_down_ns);
@@ -328,20 +298,26 @@ uint64_t fo__router_digest(fo_router *router)
     h = mix(h, nr);
     h = mix(h, t->free_head);
     h = mix(h, router->route_seq);
+    fo__plan_lock(&router->defplan);
     h = mix_plan(h, &router->defplan);
+    fo__plan_unlock(&router->defplan);
     for (uint32_t i = 0; i < np; i++) {
-        const struct fo__plan *p = fo__table_at(&router->plans, i);
+        struct fo__plan *p = fo__table_at(&router->plans, i);
 
         h = mix(h, fo__table_live(&router->plans, i));
-        if (p != NULL && fo__table_live(&router->plans, i))
+        if (p != NULL && fo__table_live(&router->plans, i)) {
+            fo__plan_lock(p);
             h = mix_plan(h, p);
+            fo__plan_unlock(p);
+        }
     }
     for (uint32_t i = 0; i < nr; i++) {
-        const struct fo__route *rt = fo__table_at(t, i);
+        struct fo__route *rt = fo__table_at(t, i);
 
         h = mix(h, fo__table_live(t, i));
         if (rt == NULL || !fo__table_live(t, i))
             continue;
+        fo__route_lock(rt);
         h = mix(h, rt->id);
         h = mix(h, rt->seq);
         h = mix(h, rt->priority);
@@ -356,7 +332,7 @@ uint64_t fo__router_digest(fo_router *router)
             h = mix(h, rt->counters.results[k]);
         for (int k = 0; k < FO_CLASS_ROUTE_FAULT; k++)
             h = mix(h, rt->counters.classes[k]);
-        h = mix(h, atomic_load(&((struct fo__route *)(uintptr_t)rt)->picks));
+        h = mix(h, atomic_load(&rt->picks));
         h = mix(h, rt->counters.trial_picks);
         h = mix(h, rt->counters.panic_picks);
         h = mix(h, rt->counters.stale);
@@ -391,8 +367,8 @@ uint64_t fo__router_digest(fo_router *router)
             h = mix(h, rt->probes->late);
             h = mix(h, rt->probes->timed_out_token);
         }
+        fo__route_unlock(rt);
     }
-    lock_all(router, false);
     fo__unlock(router);
     return h;
 }
