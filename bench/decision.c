@@ -144,6 +144,7 @@ enum op {
     OP_ATOMIC,
     OP_CLOCK,
     OP_CLOCK_COARSE,
+    OP_PICK_EXPLAINED,
 };
 
 static pthread_mutex_t floor_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -163,6 +164,18 @@ __attribute__((noinline)) static void measured(struct bench_router *b,
             if (fo_pick_route(b->router, NULL, &got) != FO_OK)
                 exit(2);
             break;
+        case OP_PICK_EXPLAINED: {
+            /* fo_pick_route_ex() with room for 8 skipped routes, as a
+             * dialer that logs why each call went where it went. */
+            fo_skip skipped[8];
+            fo_pick pick = FO_PICK_INIT;
+
+            pick.skipped = skipped;
+            pick.skipped_capacity = 8;
+            if (fo_pick_route_ex(b->router, NULL, &pick) != FO_OK)
+                exit(2);
+            break;
+        }
         case OP_REPORT_SUCCESS:
             if (fo_report_result(b->router, b->ids[i], FO_RESULT_SUCCESS,
                                  NULL) != FO_OK)
@@ -250,6 +263,10 @@ static int run_case(const char *name, uint64_t iterations)
         if (strcmp(what, "worst") == 0)
             shape = WORST;
         op = OP_PICK;
+        if (strcmp(what, "explain") == 0) {
+            shape = WORST;
+            op = OP_PICK_EXPLAINED;
+        }
     } else if (sscanf(name, "%15[a-z]-%u", what, &n) == 2) {
         op = strcmp(what, "fault") == 0 ? OP_REPORT_FAULT : OP_REPORT_SUCCESS;
     } else {
@@ -409,7 +426,8 @@ int main(int argc, char **argv)
                 "usage: %s\n"
                 "       %s --case NAME --iterations N   (for callgrind)\n"
                 "cases: mutex, atomic, clock, coarse-clock, pick-POLICY-N,\n"
-                "       worst-POLICY-N, success-N, fault-N\n"
+                "       worst-POLICY-N, explain-POLICY-N (worst, explained),\n"
+                "       success-N, fault-N\n"
                 "       (POLICY: priority, weighted, cost)\n",
                 argv[0], argv[0]);
         return 2;
@@ -446,6 +464,21 @@ int main(int argc, char **argv)
                    policy_name(policies[p]), (unsigned)sizes[s], healthy,
                    healthy / mutex_ns, worst, worst / mutex_ns);
         }
+    }
+    printf("\n%-11s %6s  %22s  %22s\n", "explained", "routes",
+           "pick, all but last out", "the same, explained");
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        struct bench_router b;
+        uint64_t n = sizes[s] >= 256 ? iters / 100 : iters;
+        double plain, explained;
+
+        build(&b, FO_POLICY_PRIORITY, sizes[s], WORST, true);
+        plain = time_op(&b, OP_PICK, n);
+        explained = time_op(&b, OP_PICK_EXPLAINED, n);
+        destroy(&b);
+        printf("%-11s %6u  %9.1f ns %6.2fx mutex  %9.1f ns %6.2fx mutex\n",
+               "priority", (unsigned)sizes[s], plain, plain / mutex_ns,
+               explained, explained / mutex_ns);
     }
     printf("\n%-11s %6s  %22s  %22s\n", "report", "routes", "success",
            "route fault");
