@@ -4,11 +4,10 @@
  * Calls flow down the list while carriers are out and return when they
  * recover.
  *
- * The calls are simulated on a manual clock, so the program runs in
- * milliseconds and prints the same timeline every time. In a real dialer
- * the clock is the default one and dial() sends an INVITE. The timeline's
- * state changes come from the library's event callback; the route table
- * at the end is fo_router_dump().
+ * Calls are simulated on a manual clock: the program runs in milliseconds
+ * and prints the same timeline every time (a real dialer keeps the default
+ * clock, and its dial() sends an INVITE). State changes come from the
+ * event callback; the table at the end is fo_router_dump().
  *
  * Build against an installed libfailover:
  *     cc carrier_failover.c $(pkg-config --cflags --libs failover)
@@ -35,8 +34,7 @@ static struct carrier {
     {"carrier-c", 3, 0, 0}, /* last resort */
 };
 
-/* The simulation's clock. The router reads it through this callback. */
-static uint64_t sim_now;
+static uint64_t sim_now; /* the simulation's clock, read by the router */
 static uint64_t sim_clock(void *userdata)
 {
     (void)userdata;
@@ -78,14 +76,12 @@ static int carrier_of(fo_route_id id)
     return c;
 }
 
-/* Prints the simulated time as m:ss at the start of a timeline line. */
-#define print_time()                                                           \
+#define print_time() /* the simulated time as m:ss, starting a line */         \
     printf("%u:%02u  ", (unsigned)(sim_now / SEC / 60),                        \
            (unsigned)(sim_now / SEC % 60))
 
-/* The router tells us every state change as it happens, with its own
- * explanation of why. Events arrive on the thread whose call caused them,
- * before that call returns, so the timeline stays in order. */
+/* Every state change, with the router's explanation of why, on the thread
+ * whose call caused it, before that call returns: the timeline is ordered. */
 static void on_event(fo_router *router, const fo_event *ev, void *userdata)
 {
     (void)router;
@@ -98,13 +94,21 @@ static void on_event(fo_router *router, const fo_event *ev, void *userdata)
            fo_route_state_name(ev->new_state), ev->text);
 }
 
+/* Says what failed, frees the router (NULL is fine), returns 1. */
+static int give_up(const char *what, int rc, fo_router *router)
+{
+    fprintf(stderr, "%s: %s\n", what, fo_strerror(rc));
+    fo_router_free(router);
+    return 1;
+}
+
 int main(void)
 {
     fo_clock clock = FO_CLOCK_INIT(sim_clock, NULL);
     fo_router_options opts;
     fo_router *router;
-    unsigned calls = 0, connected = 0, callee = 0, failed_over = 0;
-    unsigned failed = 0, wasted = 0;
+    unsigned calls = 0, connected = 0, callee = 0, failed_over = 0, failed = 0,
+             wasted = 0;
     int rc;
 
     /* 1. A router on our clock; everything else keeps its default: e.g.
@@ -112,28 +116,18 @@ int main(void)
      *    call at a time decides whether it is back (2 successes). */
     FO_ROUTER_OPTIONS_INIT(&opts);
     opts.clock = &clock;
-    rc = fo_router_new(&router, &opts);
-    if (rc != FO_OK) {
-        fprintf(stderr, "fo_router_new: %s\n", fo_strerror(rc));
-        return 1;
-    }
+    if ((rc = fo_router_new(&router, &opts)) != FO_OK)
+        return give_up("fo_router_new", rc, NULL);
     /* Tell us what the router decides, and why. */
-    rc = fo_router_set_event_cb(router, on_event, NULL);
-    if (rc != FO_OK) {
-        fprintf(stderr, "fo_router_set_event_cb: %s\n", fo_strerror(rc));
-        fo_router_free(router);
-        return 1;
-    }
+    if ((rc = fo_router_set_event_cb(router, on_event, NULL)) != FO_OK)
+        return give_up("fo_router_set_event_cb", rc, router);
 
     /* 2. The carriers: lower priority values are tried first. */
     for (int c = 0; c < NCARRIERS; c++) {
         rc = fo_route_add(router, carriers[c].name, carriers[c].priority, 1, 0,
                           &carriers[c].id);
-        if (rc != FO_OK) {
-            fprintf(stderr, "fo_route_add: %s\n", fo_strerror(rc));
-            fo_router_free(router);
-            return 1;
-        }
+        if (rc != FO_OK)
+            return give_up("fo_route_add", rc, router);
     }
     printf("libfailover %s: a call every 2 s; carrier-a dead 1:00-3:00, "
            "carrier-b congested 2:00-2:20\n\n",
@@ -199,7 +193,6 @@ int main(void)
                carriers[c].carried);
     printf("\nThe router at the end:\n");
     fo_router_dump(router, stdout);
-
     fo_router_free(router);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -106,7 +106,7 @@ typedef enum fo_panic {
 typedef struct fo_router_options {
     /** sizeof(fo_router_options) as the caller knows it. */
     size_t size;
-    /** Time source; NULL = CLOCK_MONOTONIC. Copied. */
+    /** Time source; NULL = the default clock (see clock.h). Copied. */
     const fo_clock *clock;
     /** Memory allocator; NULL = malloc()/free(). Copied. */
     const fo_allocator *allocator;
