@@ -601,8 +601,14 @@ static void report_up(struct fo__route *rt, fo_router *r,
     const struct fo__window *w = &h->window;
     bool fault = o->cls == FO_CLASS_ROUTE_FAULT;
     bool timed = o->latency_ns != 0;
-    bool slow =
-        timed && c->slow_call_ns != 0 && o->latency_ns >= c->slow_call_ns;
+    /* Slow: a latency at or above the threshold, on an attempt that was
+     * not a route fault (a fault counts once, as a fault). With the
+     * slow-call detector on, a slow attempt is a failure for the failure
+     * rate as well as a slow call for the slow-call rate. */
+    bool slow = timed && !fault && c->slow_call_ns != 0 &&
+                o->latency_ns >= c->slow_call_ns;
+    bool slow_fails = slow && detector_on(c, FO_DETECTOR_SLOW_CALLS);
+    uint64_t failures;
     char detail[FO_REASON_TEXT_MAX], dur[32], dur2[32];
 
     fo__window_add(&h->window, now, c->bucket_ns, fault, timed, slow);
@@ -642,22 +648,10 @@ static void report_up(struct fo__route *rt, fo_router *r,
                           kind_of(o->result), detail, ch);
             return;
         }
-        if (detector_on(c, FO_DETECTOR_FAILURE_RATE) &&
-            w->volume >= c->window_min_volume &&
-            w->faults * 100 >= (uint64_t)c->failure_rate_pct * w->volume) {
-            fo__format_duration(dur, sizeof dur, c->window_ns);
-            snprintf(detail, sizeof detail,
-                     "failure rate %u%% >= %u%% over %s, %llu attempts",
-                     (unsigned)(w->faults * 100 / w->volume),
-                     (unsigned)c->failure_rate_pct, dur,
-                     (unsigned long long)w->volume);
-            passive_eject(rt, r, now, FO_REASON_FAILURE_RATE, FO__EJECT_QUALITY,
-                          detail, ch);
-            return;
-        }
     }
-    if (slow && detector_on(c, FO_DETECTOR_SLOW_CALLS) &&
-        w->timed >= c->window_min_volume &&
+    /* A slow attempt asks the slow-call rate first: over its own limit,
+     * that is the more telling reason. */
+    if (slow_fails && w->timed >= c->window_min_volume &&
         w->slow * 100 >= (uint64_t)c->slow_call_rate_pct * w->timed) {
         fo__format_duration(dur, sizeof dur, c->slow_call_ns);
         fo__format_duration(dur2, sizeof dur2, c->window_ns);
@@ -668,6 +662,30 @@ static void report_up(struct fo__route *rt, fo_router *r,
                  (unsigned)c->slow_call_rate_pct, dur, dur2,
                  (unsigned long long)w->timed);
         passive_eject(rt, r, now, FO_REASON_SLOW_CALLS, FO__EJECT_QUALITY,
+                      detail, ch);
+        return;
+    }
+    failures = w->faults +
+               (detector_on(c, FO_DETECTOR_SLOW_CALLS) && c->slow_call_ns != 0
+                    ? w->slow
+                    : 0);
+    if ((fault || slow_fails) && detector_on(c, FO_DETECTOR_FAILURE_RATE) &&
+        w->volume >= c->window_min_volume &&
+        failures * 100 >= (uint64_t)c->failure_rate_pct * w->volume) {
+        int n;
+
+        fo__format_duration(dur, sizeof dur, c->window_ns);
+        n = snprintf(detail, sizeof detail,
+                     "failure rate %u%% >= %u%% over %s, %llu attempts",
+                     (unsigned)(failures * 100 / w->volume),
+                     (unsigned)c->failure_rate_pct, dur,
+                     (unsigned long long)w->volume);
+        if (failures != w->faults && n > 0 && (size_t)n < sizeof detail)
+            snprintf(detail + n, sizeof detail - (size_t)n,
+                     " (%llu route faults, %llu slow calls)",
+                     (unsigned long long)w->faults,
+                     (unsigned long long)w->slow);
+        passive_eject(rt, r, now, FO_REASON_FAILURE_RATE, FO__EJECT_QUALITY,
                       detail, ch);
     }
 }

@@ -252,6 +252,9 @@ static void test_slow_call_rate_edges(void **state)
     fo_route_id r;
 
     f->opts.slow_call_ns = 8 * SEC;
+    /* The slow-call rate alone: slow calls also count as failures for the
+     * failure rate (test_slow_calls_count_as_failures). */
+    f->opts.detectors_off = FO_DETECTOR_FAILURE_RATE;
     fixture_reopen(f);
     r = add_route(f->router, "r", 1);
     /* Untimed attempts are not part of the slow-call rate. */
@@ -280,6 +283,7 @@ static void test_slow_call_rate_threshold(void **state)
 
     f->opts.slow_call_ns = 5 * SEC;
     f->opts.slow_call_rate_pct = 50;
+    f->opts.detectors_off = FO_DETECTOR_FAILURE_RATE;
     fixture_reopen(f);
     r = add_route(f->router, "r", 1);
     for (int i = 0; i < 51; i++)
@@ -291,6 +295,63 @@ static void test_slow_call_rate_threshold(void **state)
     assert_int_equal(route_state(f->router, r), FO_STATE_UP); /* 50/101 */
     report_ex(f->router, r, FO_RESULT_SUCCESS, 6 * SEC, 0);   /* 51/102 */
     assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+}
+
+/* With a slow-call threshold, slow attempts count toward the failure rate:
+ * 15% route faults and 15% slow calls make 30%, over the default 25%,
+ * though neither is over its own limit. A slow route fault counts once. */
+static void test_slow_calls_count_as_failures(void **state)
+{
+    struct fixture *f = *state;
+    char text[FO_REASON_TEXT_MAX];
+    fo_route_id r;
+
+    f->opts.slow_call_ns = 5 * SEC;
+    f->opts.consecutive_faults = 100;
+    fixture_reopen(f);
+    r = add_route(f->router, "r", 1);
+    /* 20 attempts: 14 fast successes, 3 slow ones, 3 route faults (each
+     * reported slow, counted once, as a fault). */
+    for (int i = 0; i < 14; i++)
+        report_ex(f->router, r, FO_RESULT_SUCCESS, SEC, 0);
+    for (int i = 0; i < 3; i++)
+        report_ex(f->router, r, FO_RESULT_CONGESTION, 6 * SEC, 0);
+    assert_true(health_of(f, r)->window.faults == 3);
+    assert_true(health_of(f, r)->window.slow == 0);
+    for (int i = 0; i < 2; i++)
+        report_ex(f->router, r, FO_RESULT_SUCCESS, 6 * SEC, 0);
+    /* 19 attempts: under the minimum volume, whatever the rate. */
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP);
+    /* The 20th: 3 faults + 3 slow = 30% >= 25%; slow calls 3 of 20 are
+     * far under their own 50%. */
+    report_ex(f->router, r, FO_RESULT_SUCCESS, 6 * SEC, 0);
+    assert_int_equal(route_state(f->router, r), FO_STATE_EJECTED);
+    assert_int_equal(route_reason(f->router, r, text, sizeof text),
+                     FO_REASON_FAILURE_RATE);
+    assert_string_equal(text, "failure rate 30% >= 25% over 60 s, 20 attempts "
+                              "(3 route faults, 3 slow calls); out for 15 s");
+}
+
+/* The same attempts with the slow-call detector off: slow is not failed. */
+static void test_slow_calls_not_failures_when_off(void **state)
+{
+    struct fixture *f = *state;
+    fo_route_id r;
+
+    f->opts.slow_call_ns = 5 * SEC;
+    f->opts.consecutive_faults = 100;
+    f->opts.detectors_off = FO_DETECTOR_SLOW_CALLS;
+    fixture_reopen(f);
+    r = add_route(f->router, "r", 1);
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < 14; i++)
+            report_ex(f->router, r, FO_RESULT_SUCCESS, SEC, 0);
+        for (int i = 0; i < 3; i++)
+            report_ex(f->router, r, FO_RESULT_CONGESTION, 6 * SEC, 0);
+        for (int i = 0; i < 3; i++)
+            report_ex(f->router, r, FO_RESULT_SUCCESS, 6 * SEC, 0);
+    }
+    assert_int_equal(route_state(f->router, r), FO_STATE_UP); /* 15% */
 }
 
 static void test_slow_calls_detector_off(void **state)
@@ -325,6 +386,8 @@ int main(void)
         T(test_slow_calls_off_by_default),
         T(test_slow_call_rate_edges),
         T(test_slow_call_rate_threshold),
+        T(test_slow_calls_count_as_failures),
+        T(test_slow_calls_not_failures_when_off),
         T(test_slow_calls_detector_off),
     };
     return cmocka_run_group_tests_name("window", tests, NULL, NULL);

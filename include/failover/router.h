@@ -146,12 +146,16 @@ typedef struct fo_router_options {
 
     /** Length of the sliding window (12 buckets), 1 s to 1 h. */
     uint64_t window_ns;
-    /** Share of route faults in the window that ejects, 1 to 100. */
+    /** Share of failures in the window that ejects, 1 to 100: route
+     *  faults, and slow attempts while the slow-call detector is on. */
     uint32_t failure_rate_pct;
-    /** Share of slow attempts in the window that ejects, 1 to 100. */
+    /** Share of slow attempts among the timed ones in the window that
+     *  ejects on its own, 1 to 100. */
     uint32_t slow_call_rate_pct;
-    /** An attempt whose reported latency (post-dial delay) is at least
-     *  this is slow; 0 (default) leaves the slow-call detector off. */
+    /** An attempt that was not a route fault and whose reported latency
+     *  (post-dial delay) is at least this is slow: it counts toward the
+     *  failure rate and the slow-call rate. 0 (default) leaves the
+     *  slow-call detector off. */
     uint64_t slow_call_ns;
 
     /** Flap-damping penalty added per ejection. */

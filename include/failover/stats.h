@@ -72,7 +72,7 @@ typedef struct fo_route_stats {
     uint64_t window_attempts;    /**< Attempts in the failure window. */
     uint64_t window_faults;      /**< Route faults among them. */
     uint64_t window_timed;       /**< Attempts with a latency. */
-    uint64_t window_slow;        /**< Slow ones among those. */
+    uint64_t window_slow;        /**< Slow ones among those (not faults). */
     double window_failure_rate;  /**< faults / attempts (0 if none). */
     double window_slow_rate;     /**< slow / timed (0 if none). */
     uint64_t results[FO_STATS_RESULTS]; /**< Reports per fo_result. */
