@@ -658,7 +658,35 @@ struct fo__plan {
     /* For the ejection guard, without the list's lock: members, and those
      * enabled and ejected among them (fo__route.gstat). */
     _Atomic uint32_t g_count, g_enabled, g_ejected;
+    /* The sole pick (select.c): when the list's first tier with a
+     * candidate holds exactly one, in service at full weight, every pick
+     * takes it until the router's epoch moves, the list changes or
+     * solo_until passes. Published under the list's lock through a
+     * sequence lock (solo_seq odd while written) and read without it. */
+    _Atomic uint32_t solo_seq;
+    _Atomic(struct fo__route *) solo_rt; /* NULL: none */
+    _Atomic uint64_t solo_id;            /* the route's id */
+    _Atomic uint64_t solo_plan;          /* the list's id when published */
+    _Atomic uint64_t solo_epoch;         /* r->epoch it holds for */
+    _Atomic uint64_t solo_until;         /* it holds before this time */
+    /* Picks made that way. Never reset, not even when the slot's plan is
+     * freed and another takes it: the router's total sums every slot, so
+     * a pick racing a free is never lost, and threads picking from
+     * different lists never write the same line. */
+    _Atomic uint64_t solo_picks;
 };
+
+/* Publishes a list's sole pick, or none (rt NULL). List lock held. */
+void fo__plan_solo(struct fo__plan *p, struct fo__route *rt, uint64_t id,
+                   uint64_t epoch, uint64_t until);
+/* The list's entries, bitmap or sole pick are out of date. List lock
+ * held. */
+static inline void fo__plan_stale(struct fo__plan *p)
+{
+    p->cand_epoch = 0;
+    if (atomic_load_explicit(&p->solo_rt, memory_order_relaxed) != NULL)
+        fo__plan_solo(p, NULL, 0, 0, 0);
+}
 
 static inline void fo__plan_lock(struct fo__plan *p)
 {

@@ -124,7 +124,7 @@ int fo__plan_reserve(fo_router *r, struct fo__plan *p, uint32_t n)
         tier_end = old_tier_end;
     }
     p->capacity = cap;
-    p->cand_epoch = 0; /* remade at the next pick */
+    fo__plan_stale(p); /* remade at the next pick */
     fo__plan_unlock(p);
     fo__free(r, &r->allocator, entries);
     fo__free(r, &r->allocator, cand);
@@ -139,7 +139,7 @@ int fo__plan_put(fo_router *r, struct fo__plan *p, struct fo__route *rt,
     struct fo__entry e;
 
     (void)r;
-    p->cand_epoch = 0; /* its bitmap and tiers are remade at the next pick */
+    fo__plan_stale(p); /* its bitmap and tiers are remade at the next pick */
     if (index >= 0) {
         e = p->entries[index];
         if (e.priority == priority && e.cost == cost) {
@@ -173,7 +173,7 @@ bool fo__plan_drop(struct fo__plan *p, const struct fo__route *rt)
     if (index < 0)
         return false;
     remove_at(p, (uint32_t)index);
-    p->cand_epoch = 0;
+    fo__plan_stale(p);
     return true;
 }
 
@@ -211,6 +211,21 @@ static void resort(struct fo__plan *p)
     }
 }
 
+void fo__plan_solo(struct fo__plan *p, struct fo__route *rt, uint64_t id,
+                   uint64_t epoch, uint64_t until)
+{
+    uint32_t seq = atomic_load_explicit(&p->solo_seq, memory_order_relaxed);
+
+    atomic_store_explicit(&p->solo_seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&p->solo_rt, rt, memory_order_relaxed);
+    atomic_store_explicit(&p->solo_id, id, memory_order_relaxed);
+    atomic_store_explicit(&p->solo_plan, p->id, memory_order_relaxed);
+    atomic_store_explicit(&p->solo_epoch, epoch, memory_order_relaxed);
+    atomic_store_explicit(&p->solo_until, until, memory_order_relaxed);
+    atomic_store_explicit(&p->solo_seq, seq + 2, memory_order_release);
+}
+
 int fo__plan_obj_init(void *obj)
 {
     struct fo__plan *p = obj;
@@ -218,6 +233,13 @@ int fo__plan_obj_init(void *obj)
     atomic_init(&p->g_count, 0);
     atomic_init(&p->g_enabled, 0);
     atomic_init(&p->g_ejected, 0);
+    atomic_init(&p->solo_seq, 0);
+    atomic_init(&p->solo_rt, NULL);
+    atomic_init(&p->solo_id, 0);
+    atomic_init(&p->solo_plan, 0);
+    atomic_init(&p->solo_epoch, 0);
+    atomic_init(&p->solo_until, 0);
+    atomic_init(&p->solo_picks, 0);
     return pthread_mutex_init(&p->lock, NULL) == 0 ? FO_OK : FO_ESYS;
 }
 
@@ -363,7 +385,7 @@ int fo_plan_new(fo_router *router, const char *name, fo_policy policy,
     p->policy = (uint32_t)policy;
     p->count = 0;
     p->next_seq = 0;
-    p->cand_epoch = 0;
+    fo__plan_stale(p);
     p->wake_ns = 0;
     p->panic = false;
     p->panic_picks = p->picks = p->panic_total = p->failed_picks = 0;
@@ -398,6 +420,7 @@ int fo_plan_free(fo_router *router, fo_plan_id plan)
             fo__route_unlock(rt);
         }
         p->count = 0;
+        fo__plan_stale(p); /* no pick without the lock takes it either */
         router->gone_picks += p->picks;
         router->gone_panic_picks += p->panic_total;
         router->gone_failed_picks += p->failed_picks;
@@ -516,7 +539,7 @@ int fo_plan_set_policy(fo_router *router, fo_plan_id plan, fo_policy policy)
         if (p->policy != (uint32_t)policy) {
             p->policy = (uint32_t)policy;
             resort(p);
-            p->cand_epoch = 0;
+            fo__plan_stale(p);
         }
         fo__plan_unlock(p);
     }

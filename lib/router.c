@@ -233,6 +233,7 @@ static uint64_t mix_plan(uint64_t h, const struct fo__plan *p)
     h = mix(h, p->panic);
     h = mix(h, p->panic_picks);
     h = mix(h, p->picks);
+    h = mix(h, atomic_load(&((struct fo__plan *)(uintptr_t)p)->solo_picks));
     h = mix(h, p->panic_total);
     h = mix(h, p->failed_picks);
     h = mix(h, atomic_load(&((struct fo__plan *)(uintptr_t)p)->g_count));

@@ -541,7 +541,7 @@ static inline uint32_t next_in_tier(const struct fo__plan *p, uint32_t k,
  */
 static struct fo__entry *choose_fast(fo_router *r, struct fo__plan *p,
                                      const fo_attempt *attempt, uint64_t now,
-                                     uint32_t *flags)
+                                     uint32_t *flags, bool *solo)
 {
     const struct fo__config *c = &r->cfg;
     struct fo__entry *ramping = NULL;
@@ -551,6 +551,7 @@ static struct fo__entry *choose_fast(fo_router *r, struct fo__plan *p,
 
     if (p->cand_epoch != epoch || now >= p->wake_ns)
         remake(r, p, now);
+    *solo = false;
     for (uint32_t i = next_cand(p, 0); i < p->count;) {
         uint32_t end = p->tier_end[i];
         struct fo__entry *best = NULL;
@@ -589,6 +590,15 @@ static struct fo__entry *choose_fast(fo_router *r, struct fo__plan *p,
             if (!all_ramping) {
                 if (best->share < 1000)
                     *flags |= FO_PICK_SLOW_START;
+                /* The first tier with a candidate, and it the only one,
+                 * in service at full weight: every pick takes it until
+                 * something changes (see pick_solo()). */
+                *solo = ramping == NULL && i == next_cand(p, 0) &&
+                        best == &p->entries[i] && best->share >= 1000 &&
+                        next_in_tier(p, i + 1, end) == end &&
+                        (atomic_load_explicit(&best->rt->view,
+                                              memory_order_relaxed) &
+                         FO__V_STATE) == FO_STATE_UP;
                 return best;
             }
             best->credit += best->share;
@@ -812,6 +822,69 @@ pick_full(fo_router *router, struct fo__plan *plan, fo_attempt *attempt,
     return rc;
 }
 
+/*
+ * The pick without a lock: the list's sole pick (fo__plan_solo), if it
+ * still holds: read whole (the sequence did not move), published for this
+ * list, at the router's current epoch (no route changed state since),
+ * before its time (no route out comes back, nothing of its own is due),
+ * in service at full weight, and not tried by this attempt. The choice
+ * the locked way would make then, with no state of its own to move. True
+ * if it was taken.
+ */
+static inline bool pick_solo(fo_router *r, fo_attempt *attempt,
+                             fo_plan_id plan_id, uint64_t now,
+                             fo_route_id *route_out, uint32_t *flags_out)
+{
+    struct fo__plan *p = plan_id == FO_PLAN_ID_NONE
+                             ? &r->defplan
+                             : fo__table_find(r, &r->plans, plan_id);
+    struct fo__route *rt;
+    uint32_t seq, flags = 0;
+    uint64_t id, plan, epoch, until, v, seen;
+
+    if (p == NULL)
+        return false;
+    seq = atomic_load_explicit(&p->solo_seq, memory_order_acquire);
+    rt = atomic_load_explicit(&p->solo_rt, memory_order_relaxed);
+    id = atomic_load_explicit(&p->solo_id, memory_order_relaxed);
+    plan = atomic_load_explicit(&p->solo_plan, memory_order_relaxed);
+    epoch = atomic_load_explicit(&p->solo_epoch, memory_order_relaxed);
+    until = atomic_load_explicit(&p->solo_until, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if ((seq & 1u) != 0 || rt == NULL || plan != plan_id ||
+        atomic_load_explicit(&p->solo_seq, memory_order_relaxed) != seq ||
+        epoch != atomic_load_explicit(&r->epoch, memory_order_acquire) ||
+        now >= until)
+        return false;
+    v = atomic_load_explicit(&rt->view, memory_order_acquire);
+    if ((v & (FO__V_STATE | FO__V_LIVE | FO__V_GUARDED)) !=
+            (FO_STATE_UP | FO__V_LIVE) ||
+        FO__V_LFGEN(v) !=
+            (atomic_load_explicit(&r->lf_gen, memory_order_relaxed) &
+             0xffffu) ||
+        now >= atomic_load_explicit(&rt->view_next_ns, memory_order_relaxed) ||
+        atomic_load_explicit(&rt->view_ramp_ns, memory_order_relaxed) != 0 ||
+        (attempt != NULL && tried(attempt, id)))
+        return false;
+    atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->solo_picks, 1, memory_order_relaxed);
+    seen = atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed);
+    if (seen != 0 && fo__add_sat(seen, r->cfg.local_fault_window_ns) >= now)
+        flags |= FO_PICK_LOCAL_FAULT;
+    if (attempt != NULL) {
+        int index = fo__attempt_append(attempt, r, id);
+
+        fo__attempt_set_info(
+            attempt, index, (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT));
+        fo__attempt_set_lfgen(
+            attempt, index,
+            (uint16_t)atomic_load_explicit(&r->lf_gen, memory_order_relaxed));
+    }
+    *route_out = id;
+    *flags_out = flags;
+    return true;
+}
+
 static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
                 fo_route_id *route_out, uint32_t *flags_out)
 {
@@ -827,6 +900,14 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
                                                            : FO_ELIMIT;
     now = fo__time(router);
     fo__local_fault_lapse(router, now);
+    if (out == NULL &&
+        pick_solo(router, attempt,
+                  attempt != NULL ? attempt->fo_private_[FO__ATT_PLAN]
+                                  : FO_PLAN_ID_NONE,
+                  now, route_out, flags_out)) {
+        fo__flush(router);
+        return FO_OK;
+    }
     plan = fo__plan_acquire(router, attempt != NULL
                                         ? attempt->fo_private_[FO__ATT_PLAN]
                                         : FO_PLAN_ID_NONE);
@@ -838,14 +919,26 @@ static int pick(fo_router *router, fo_attempt *attempt, fo_pick *out,
     /* The fast way, unless explanations are wanted; a route changed under
      * it (rare) is chosen again, twice at most, then the full way. */
     for (int tries = 0; out == NULL && tries < 3; tries++) {
+        bool solo;
+
         flags = 0;
-        chosen = choose_fast(router, plan, attempt, now, &flags);
+        chosen = choose_fast(router, plan, attempt, now, &flags, &solo);
         if (chosen == NULL)
             break;
         if (take(router, chosen, &flags, now, attempt)) {
             plan->picks++;
             if (plan->panic)
                 panic_watch(router, plan, chosen, chosen, now);
+            if (solo && !plan->panic) {
+                uint64_t next = atomic_load_explicit(&chosen->rt->view_next_ns,
+                                                     memory_order_relaxed);
+
+                fo__plan_solo(plan, chosen->rt, chosen->id, plan->cand_epoch,
+                              next < plan->wake_ns ? next : plan->wake_ns);
+            } else if (atomic_load_explicit(&plan->solo_rt,
+                                            memory_order_relaxed) != NULL) {
+                fo__plan_solo(plan, NULL, 0, 0, 0);
+            }
             *route_out = chosen->id;
             *flags_out = flags;
             fo__plan_unlock(plan);

@@ -164,14 +164,22 @@ void fo__router_snapshot(fo_router *r, uint64_t now, fo_router_stats *s)
             s->reports += rt->counters.results[k];
         fo__route_unlock(rt);
     }
-    s->picks = r->gone_picks;
+    s->picks = r->gone_picks + atomic_load_explicit(&r->defplan.solo_picks,
+                                                    memory_order_relaxed);
     s->panic_picks = r->gone_panic_picks;
     s->no_route_picks = r->gone_failed_picks;
     add_list(&r->defplan, s);
     n = fo__table_slots(&r->plans);
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        struct fo__plan *p = fo__table_at(&r->plans, i);
+
+        if (p == NULL)
+            continue;
+        /* Every slot's picks without the lock, freed plans' too. */
+        s->picks += atomic_load_explicit(&p->solo_picks, memory_order_relaxed);
         if (fo__table_live(&r->plans, i))
-            add_list(fo__table_at(&r->plans, i), s);
+            add_list(p, s);
+    }
     seen = atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed);
     if (seen != 0 && fo__add_sat(seen, r->cfg.local_fault_window_ns) >= now)
         s->flags |= FO_ROUTER_STATS_LOCAL_FAULT;

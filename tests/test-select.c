@@ -1101,6 +1101,99 @@ static void test_calls_of_a_local_fault_are_stale(void **state)
     assert_int_equal(st.consecutive_faults, 1);
 }
 
+/* The sole pick, taken without the list's lock, gives exactly what the
+ * locked way gives, and stops the moment anything it stands on changes. */
+static uint64_t solo_picks(fo_router *r)
+{
+    uint64_t n = atomic_load(&r->defplan.solo_picks);
+
+    for (uint32_t i = 0; i < fo__table_slots(&r->plans); i++)
+        if (fo__table_at(&r->plans, i) != NULL)
+            n += atomic_load(
+                &((struct fo__plan *)fo__table_at(&r->plans, i))->solo_picks);
+    return n;
+}
+
+static void test_sole_pick_follows_every_change(void **state)
+{
+    struct fixture *f = *state;
+    fo_router *r = f->router;
+    fo_route_id a = add_w(r, "a", 1, 1, 0), b = add_w(r, "b", 2, 1, 0);
+    fo_route_id c = add_w(r, "c", 3, 1, 0), d;
+    fo_router_stats rs = FO_ROUTER_STATS_INIT;
+    fo_route_stats st = FO_ROUTE_STATS_INIT;
+    fo_plan_id plan;
+    fo_attempt at;
+    uint64_t n;
+
+    /* The first pick publishes a as the sole pick; the rest take it
+     * without the lock. */
+    for (int i = 0; i < 10; i++)
+        assert_true(pick(r, NULL) == a);
+    assert_true(solo_picks(r) == 9);
+    /* An attempt that tried a moves down the list (the locked way). */
+    fo_attempt_init(&at);
+    assert_true(pick(r, &at) == a);
+    assert_true(pick(r, &at) == b);
+    assert_true(pick(r, &at) == c);
+    /* a ejected: the next pick, at once, is b's. */
+    eject(r, a);
+    assert_true(pick(r, NULL) == b);
+    n = solo_picks(r);
+    assert_true(pick(r, NULL) == b);
+    assert_true(solo_picks(r) == n + 1);
+    /* Its hold-down over, a is on trial: taken by the locked way, one
+     * trial call, and b again while the slot is held. */
+    advance(f, FO_DEFAULT_HOLD_DOWN_NS);
+    assert_true(pick(r, NULL) == a);
+    assert_true(pick(r, NULL) == b);
+    /* Back UP after its trial: a is the sole pick again. */
+    report_n(r, a, FO_RESULT_SUCCESS, FO_DEFAULT_TRIAL_SUCCESSES);
+    assert_int_equal(route_state(r, a), FO_STATE_UP);
+    assert_true(pick(r, NULL) == a);
+    n = solo_picks(r);
+    assert_true(pick(r, NULL) == a);
+    assert_true(solo_picks(r) == n + 1);
+    /* A route joins a's tier: the two share it by weight. */
+    d = add_w(r, "d", 1, 1, 0);
+    assert_true(pick(r, NULL) != pick(r, NULL));
+    assert_int_equal(fo_route_remove(r, d), FO_OK);
+    /* a moves behind b: b at once. */
+    assert_int_equal(fo_route_update(r, a, 5, 1, 0), FO_OK);
+    assert_true(pick(r, NULL) == b);
+    assert_true(pick(r, NULL) == b);
+    /* b disabled: c, never b. */
+    assert_int_equal(fo_route_set_admin(r, b, FO_ADMIN_DISABLED), FO_OK);
+    assert_true(pick(r, NULL) == c);
+    assert_true(pick(r, NULL) == c);
+    /* c removed: a, and never c again. */
+    assert_int_equal(fo_route_remove(r, c), FO_OK);
+    for (int i = 0; i < 3; i++)
+        assert_true(pick(r, NULL) == a);
+    /* A plan of its own: its sole pick, and ENOENT once it is freed. */
+    assert_int_equal(fo_plan_new(r, "p", FO_POLICY_PRIORITY, &plan), FO_OK);
+    assert_int_equal(fo_plan_set_route(r, plan, b, 1, 1, 0), FO_OK);
+    assert_int_equal(fo_plan_set_route(r, plan, a, 2, 1, 0), FO_OK);
+    for (int i = 0; i < 3; i++) {
+        fo_attempt_init_plan(&at, plan);
+        assert_true(pick(r, &at) == a); /* b is disabled */
+    }
+    assert_int_equal(fo_route_set_admin(r, b, FO_ADMIN_ENABLED), FO_OK);
+    fo_attempt_init_plan(&at, plan);
+    assert_true(pick(r, &at) == b);
+    fo_attempt_init_plan(&at, plan);
+    assert_true(pick(r, &at) == b);
+    assert_int_equal(fo_plan_free(r, plan), FO_OK);
+    assert_int_equal(fo_pick_route(r, &at, &(fo_route_id){0}), FO_ENOENT);
+    /* Every pick counted once, whichever way it went. */
+    assert_int_equal(fo_router_get_stats(r, &rs), FO_OK);
+    assert_int_equal(fo_route_get_stats(r, a, &st), FO_OK);
+    n = st.picks;
+    assert_int_equal(fo_route_get_stats(r, b, &st), FO_OK);
+    assert_true(rs.picks >= n + st.picks);
+    assert_true(solo_picks(r) > 0);
+}
+
 #define T(fn)                                                                  \
     cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
@@ -1115,6 +1208,7 @@ int main(void)
         T(test_weighted_policy_ignores_priority),
         T(test_least_cost_order),
         T(test_plans_share_health),
+        T(test_sole_pick_follows_every_change),
         T(test_plan_bad_input),
         T(test_panic_fail),
         T(test_panic_best_effort_takes_the_least_bad),
