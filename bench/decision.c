@@ -421,15 +421,25 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "--case") == 0 &&
         strcmp(argv[3], "--iterations") == 0)
         return run_case(argv[2], strtoull(argv[4], NULL, 10));
+    if (argc == 2 && strcmp(argv[1], "--threads") == 0) {
+        one = throughput(1, 0);
+        two_diff = throughput(2, 0);
+        two_same = throughput(2, 1);
+        printf("threads: 1 %.0f calls/s; 2 on other routes %.2fx; 2 on the "
+               "same route %.2fx\n",
+               one, two_diff / one, two_same / one);
+        return 0;
+    }
     if (argc != 1) {
         fprintf(stderr,
                 "usage: %s\n"
+                "       %s --threads   (the thread scaling only)\n"
                 "       %s --case NAME --iterations N   (for callgrind)\n"
                 "cases: mutex, atomic, clock, coarse-clock, pick-POLICY-N,\n"
                 "       worst-POLICY-N, explain-POLICY-N (worst, explained),\n"
                 "       success-N, fault-N\n"
                 "       (POLICY: priority, weighted, cost)\n",
-                argv[0], argv[0]);
+                argv[0], argv[0], argv[0]);
         return 2;
     }
 

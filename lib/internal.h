@@ -1,8 +1,11 @@
 /*
  * libfailover internals shared between lib/ files. Never installed.
  *
- * Locking: one mutex per router guards every route and the route table.
- * The clock is read before the lock is taken (it is a user callback, and
+ * Locking: the router's lock (L0) guards the route and plan tables; each
+ * list (L1), route (L2), the guards (L3) and the event queue (L4) have
+ * their own, taken in that order. Picks take their list's lock, or none
+ * for a list's sole pick (select.c); reports take their route's. The
+ * clock is read before any lock is taken (it is a user callback, and
  * callbacks never run under our locks); the allocator is the documented
  * exception and runs under the lock.
  */
