@@ -34,7 +34,8 @@ SIZE_VERSIONED = {
 
 
 def abidw(lib, dirs, out_path):
-    cmd = ["abidw", "--no-corpus-path", "--drop-private-types",
+    cmd = ["abidw", "--no-corpus-path", "--no-comp-dir-path",
+           "--drop-private-types",
            "--out-file", out_path]
     for d in dirs:
         cmd += ["--headers-dir", d]
