@@ -31,7 +31,6 @@ Usage: fastagi.py FASTAGI_ROUTER
 """
 import os
 import re
-import select
 import shlex
 import signal
 import socket
@@ -39,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from procs import read_line
 
 TIMEOUT_MS = 1000  # the server's --timeout
 WRAPPED = bool(os.environ.get("FASTAGI_WRAPPER"))
@@ -48,26 +49,6 @@ TRUNKS = ("carrier-a", "carrier-b", "carrier-c")
 
 class Failed(Exception):
     pass
-
-
-def read_stdout_line(proc, limit):
-    """One line of the server's stdout, or None after `limit` seconds or at
-    EOF. Reads byte by byte so nothing after the line is taken."""
-    fd = proc.stdout.fileno()
-    end = time.monotonic() + limit
-    buf = b""
-    while not buf.endswith(b"\n"):
-        left = end - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            return None
-        chunk = os.read(fd, 1)
-        if not chunk:
-            return None
-        buf += chunk
-    return buf.decode(errors="replace").rstrip("\n")
 
 
 def parse_args(command):
@@ -274,7 +255,7 @@ def run(server, proc_box, errlog):
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=errlog)
     proc_box.append(proc)
-    line = read_stdout_line(proc, 60 if WRAPPED else 10)
+    line = read_line(proc, 60 if WRAPPED else 10)
     m = re.fullmatch(r"listening on agi://127\.0\.0\.1:(\d+)/", line or "")
     if not m:
         raise Failed(f"no listening line from the server (got {line!r})")

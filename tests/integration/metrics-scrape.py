@@ -16,12 +16,13 @@ its PID. Exits 77 (skipped) if curl is missing.
 Usage: metrics-scrape.py EXAMPLE INTEGRATION_DIR CURL
 """
 import os
-import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+
+from procs import read_line
 
 SCRAPE_FOR_S = 6.0
 SCRAPE_EVERY_S = 0.5
@@ -34,26 +35,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 class Failed(Exception):
     pass
-
-
-def read_line(proc, limit):
-    """One line of the child's stdout, or None after `limit` seconds or at
-    EOF. Reads byte by byte so nothing after the line is taken."""
-    fd = proc.stdout.fileno()
-    end = time.monotonic() + limit
-    buf = b""
-    while not buf.endswith(b"\n"):
-        left = end - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            return None
-        chunk = os.read(fd, 1)
-        if not chunk:
-            return None
-        buf += chunk
-    return buf.decode(errors="replace").rstrip("\n")
 
 
 def curl(curl_path, args):

@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 
+from procs import stop
+
 RATE, DIAL_TIMEOUT, CALL_LENGTH, INTERVAL = 5, 1.0, 1.0, 1.0
 RISE, DOWN_SHARE = 2, 0.5  # probe defaults: answers to return; the interval
                            # while out, as a share of the one in service
@@ -158,15 +160,7 @@ class Run:
                 and e["new"] == new and e["t"] >= after]
 
     def stop_all(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(self.procs)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from procs import stop
+
 INTERVAL, TIMEOUT, DOWN_INTERVAL, FALL, RISE = 0.5, 0.3, 0.25, 2, 2
 SIPP_LIFE_S = 90  # every sipp quits by itself after this, whatever happens
 
@@ -129,15 +131,7 @@ class Run:
             self.read_lines(end - time.monotonic())
 
     def stop_all(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(self.procs)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
