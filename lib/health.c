@@ -665,10 +665,9 @@ static void report_up(struct fo__route *rt, fo_router *r,
                       detail, ch);
         return;
     }
-    failures = w->faults +
-               (detector_on(c, FO_DETECTOR_SLOW_CALLS) && c->slow_call_ns != 0
-                    ? w->slow
-                    : 0);
+    /* w->slow counts only while a threshold is set. */
+    failures =
+        w->faults + (detector_on(c, FO_DETECTOR_SLOW_CALLS) ? w->slow : 0);
     if ((fault || slow_fails) && detector_on(c, FO_DETECTOR_FAILURE_RATE) &&
         w->volume >= c->window_min_volume &&
         failures * 100 >= (uint64_t)c->failure_rate_pct * w->volume) {

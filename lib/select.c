@@ -735,6 +735,28 @@ static __attribute__((noinline)) bool take_locked(fo_router *r,
     return ok;
 }
 
+/* What every pick that took rt does, with or without a lock: counts it,
+ * flags a local fault in progress, and records it in the attempt. */
+static inline void record(fo_router *r, struct fo__route *rt, fo_route_id id,
+                          uint16_t info, uint64_t now, uint32_t *flags,
+                          fo_attempt *attempt)
+{
+    uint64_t seen;
+
+    atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
+    seen = atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed);
+    if (seen != 0 && fo__add_sat(seen, r->cfg.local_fault_window_ns) >= now)
+        *flags |= FO_PICK_LOCAL_FAULT;
+    if (attempt != NULL) {
+        int index = fo__attempt_append(attempt, r, id);
+
+        fo__attempt_set_info(attempt, index, info);
+        fo__attempt_set_lfgen(
+            attempt, index,
+            (uint16_t)atomic_load_explicit(&r->lf_gen, memory_order_relaxed));
+    }
+}
+
 /*
  * Takes the chosen route for the attempt: a trial slot if it is in trial,
  * the counts, what the attempt must remember. List lock held. False if the
@@ -746,7 +768,6 @@ static inline bool take(fo_router *r, struct fo__entry *chosen, uint32_t *flags,
 {
     struct fo__route *rt = chosen->rt;
     uint64_t v = atomic_load_explicit(&rt->view, memory_order_acquire);
-    uint64_t seen;
     uint16_t info;
 
     if ((*flags & FO_PICK_PANIC) || (v & FO__V_STATE) == FO_STATE_TRIAL) {
@@ -756,18 +777,7 @@ static inline bool take(fo_router *r, struct fo__entry *chosen, uint32_t *flags,
         /* In service: remember which service period it was. */
         info = (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT);
     }
-    atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
-    seen = atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed);
-    if (seen != 0 && fo__add_sat(seen, r->cfg.local_fault_window_ns) >= now)
-        *flags |= FO_PICK_LOCAL_FAULT;
-    if (attempt != NULL) {
-        int index = fo__attempt_append(attempt, r, chosen->id);
-
-        fo__attempt_set_info(attempt, index, info);
-        fo__attempt_set_lfgen(
-            attempt, index,
-            (uint16_t)atomic_load_explicit(&r->lf_gen, memory_order_relaxed));
-    }
+    record(r, rt, chosen->id, info, now, flags, attempt);
     return true;
 }
 
@@ -840,7 +850,7 @@ static inline bool pick_solo(fo_router *r, fo_attempt *attempt,
                              : fo__table_find(r, &r->plans, plan_id);
     struct fo__route *rt;
     uint32_t seq, flags = 0;
-    uint64_t id, plan, epoch, until, v, seen;
+    uint64_t id, plan, epoch, until, v;
 
     if (p == NULL)
         return false;
@@ -866,20 +876,9 @@ static inline bool pick_solo(fo_router *r, fo_attempt *attempt,
         atomic_load_explicit(&rt->view_ramp_ns, memory_order_relaxed) != 0 ||
         (attempt != NULL && tried(attempt, id)))
         return false;
-    atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&p->solo_picks, 1, memory_order_relaxed);
-    seen = atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed);
-    if (seen != 0 && fo__add_sat(seen, r->cfg.local_fault_window_ns) >= now)
-        flags |= FO_PICK_LOCAL_FAULT;
-    if (attempt != NULL) {
-        int index = fo__attempt_append(attempt, r, id);
-
-        fo__attempt_set_info(
-            attempt, index, (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT));
-        fo__attempt_set_lfgen(
-            attempt, index,
-            (uint16_t)atomic_load_explicit(&r->lf_gen, memory_order_relaxed));
-    }
+    record(r, rt, id, (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT), now,
+           &flags, attempt);
     *route_out = id;
     *flags_out = flags;
     return true;
