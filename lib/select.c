@@ -731,19 +731,22 @@ static __attribute__((noinline)) bool take_locked(fo_router *r,
         *info = (uint16_t)((h->ejections & FO__PICK_EPOCH_MASK)
                            << FO__PICK_EPOCH_SHIFT);
     }
+    /* Counted under the lock with its trial or panic count, so a snapshot
+     * never sees those ahead of the picks. */
+    if (ok)
+        atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
     fo__route_unlock(rt);
     return ok;
 }
 
-/* What every pick that took rt does, with or without a lock: counts it,
- * flags a local fault in progress, and records it in the attempt. */
-static inline void record(fo_router *r, struct fo__route *rt, fo_route_id id,
-                          uint16_t info, uint64_t now, uint32_t *flags,
-                          fo_attempt *attempt)
+/* What every pick that took a route does once it is counted, with or
+ * without a lock: flags a local fault in progress and records the route in
+ * the attempt. */
+static inline void record(fo_router *r, fo_route_id id, uint16_t info,
+                          uint64_t now, uint32_t *flags, fo_attempt *attempt)
 {
     uint64_t seen;
 
-    atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
     seen = atomic_load_explicit(&r->local_fault_seen_ns, memory_order_relaxed);
     if (seen != 0 && fo__add_sat(seen, r->cfg.local_fault_window_ns) >= now)
         *flags |= FO_PICK_LOCAL_FAULT;
@@ -776,8 +779,9 @@ static inline bool take(fo_router *r, struct fo__entry *chosen, uint32_t *flags,
     } else {
         /* In service: remember which service period it was. */
         info = (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT);
+        atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
     }
-    record(r, rt, chosen->id, info, now, flags, attempt);
+    record(r, chosen->id, info, now, flags, attempt);
     return true;
 }
 
@@ -877,7 +881,8 @@ static inline bool pick_solo(fo_router *r, fo_attempt *attempt,
         (attempt != NULL && tried(attempt, id)))
         return false;
     atomic_fetch_add_explicit(&p->solo_picks, 1, memory_order_relaxed);
-    record(r, rt, id, (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT), now,
+    atomic_fetch_add_explicit(&rt->picks, 1, memory_order_relaxed);
+    record(r, id, (uint16_t)(FO__V_EPOCH(v) << FO__PICK_EPOCH_SHIFT), now,
            &flags, attempt);
     *route_out = id;
     *flags_out = flags;
